@@ -1,0 +1,67 @@
+# One entry point for students, instructors and CI. `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+export PATH := $(abspath $(BIN)):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+ASSIGNMENTS := $(notdir $(wildcard solutions/a*))
+
+.PHONY: help env lab test unit notebooks grader-tests release grade colab manifest strip clean
+
+help:
+	@echo "make lab          set up (first time) and open the course in JupyterLab"
+	@echo "make test         set up (first time) and run every test: unit, notebooks, grader"
+	@echo "make notebooks    run every lecture and solution notebook (quick mode, offline)"
+	@echo "make release      regenerate assignments/ from solutions/ with nbgrader"
+	@echo "make grade ASSIGNMENT=a00 SUBMISSIONS=folder   autograde downloaded notebooks"
+	@echo "make colab        rewrite Colab badges and setup cells from course.toml"
+	@echo "make manifest     regenerate datasets/MANIFEST.md"
+	@echo "make strip        remove outputs from every committed notebook"
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (nbgrader 0.9.6); run make PYTHON=python3.12")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+env: $(STAMP)
+
+lab: env
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS)
+
+test: env
+	DLCOURSE_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
+
+unit: env
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+notebooks: env
+	DLCOURSE_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) tests/test_notebooks.py $(PYTEST_ARGS)
+
+grader-tests: env
+	DLCOURSE_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) grader_tests $(PYTEST_ARGS)
+
+release: env
+	@for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment $$a --force || exit 1; done
+
+grade: env
+	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=a00 SUBMISSIONS=folder"; exit 2; }
+	DLCOURSE_MODE=$${DLCOURSE_MODE:-quick} $(BIN)/dlcourse grade $(ASSIGNMENT) $(SUBMISSIONS)
+
+colab: env
+	$(BIN)/python -m dlcourse.nbtools colab
+
+manifest: env
+	$(BIN)/python -m dlcourse.manifest
+
+strip: env
+	$(BIN)/python -m dlcourse.nbtools strip $$(git ls-files '*.ipynb')
+
+clean:
+	rm -rf gradebook.db submitted autograded feedback reports/*.json reports/.parts

@@ -1,0 +1,25 @@
+"""Shared pytest set-up: quick offline mode everywhere, reports merged at the end of a run."""
+
+import os
+import time
+
+os.environ.setdefault("DLCOURSE_MODE", "quick")
+os.environ.setdefault("DLCOURSE_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_configure(config):
+    config._dlcourse_started = time.time() - 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller merges
+        return
+    from dlcourse import reports
+
+    for kind, key in (("notebooks", "seconds"), ("grading", "seconds_per_submission_max")):
+        report = reports.merge(kind, config._dlcourse_started)
+        if report.get("items"):
+            terminalreporter.write_sep("-", f"slowest {kind} (reports/{kind}.json)")
+            terminalreporter.write_line(reports.slowest_table(report, key))

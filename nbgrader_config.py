@@ -1,0 +1,44 @@
+"""nbgrader configuration of the course (source: solutions/, release: assignments/).
+
+Each setting below closes a known trap; see docs/ or the README's grading section.
+"""
+
+import os
+
+c = get_config()  # noqa: F821 - injected by nbgrader
+
+c.CourseDirectory.course_id = "dlcourse"
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+
+# nbgrader's stub replaces solutions in the release; given as a dict (the string form is deprecated).
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Every cell gets an explicit time limit; a cell that runs past it (an infinite loop) fails alone.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+# nbclient skips cells tagged 'skip-execution' by default: a student tagging a locked test cell
+# with it would get its points without running it. Point the option at a tag nobody uses, and
+# strip execution-skipping tags from submissions before grading as a second line of defence.
+c.Execute.skip_cells_with_tag = "dlcourse-internal-never-used"
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "dlcourse.nbgrading.StripSkipTags",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# nbgrader gives 0 to a test cell with any stderr output. TensorFlow's C++ and absl logs go to
+# stderr (GPU probing, oneDNN notes); drop only those lines' outputs, never a student's traceback.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = (
+    r"^(?:[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\]|WARNING: All log messages before absl|"
+    r"WARNING:absl:|\S*cuda\S*|oneDNN custom operations|To enable the following instructions)"
+)
+
+# Kernels inherit this process's environment: keep TensorFlow's start-up chatter off stderr.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

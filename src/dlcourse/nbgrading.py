@@ -1,0 +1,182 @@
+"""nbgrader glue: a sanitizing preprocessor, test submissions, batch autograding, scores.
+
+nbgrader does the grading; this module only prepares course directories and reads results,
+for ``grader_tests`` and for the instructor's ``make`` targets.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+SKIP_TAGS = frozenset({"skip-execution", "dlcourse-internal-never-used"})
+GRADING_ENV = {
+    "DLCOURSE_MODE": "quick",
+    "DLCOURSE_OFFLINE": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "MPLBACKEND": "Agg",
+    "PYTHONHASHSEED": "0",
+}
+
+try:  # the preprocessor is only importable where nbgrader is installed
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    class StripSkipTags(NbGraderPreprocessor):
+        """Remove tags that would make the executor skip a cell (a student could tag a test cell)."""
+
+        def preprocess_cell(self, cell, resources, cell_index):
+            tags = cell.metadata.get("tags")
+            if tags and SKIP_TAGS & set(tags):
+                cell.metadata["tags"] = [t for t in tags if t not in SKIP_TAGS]
+            return cell, resources
+
+except ImportError:  # pragma: no cover - nbgrader is part of the grading extra
+    StripSkipTags = None  # type: ignore[assignment,misc]
+
+
+# ------------------------------------------------------------------ notebooks and cells
+def grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def is_solution(cell) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get("solution"))
+
+
+def is_test(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def points_by_test(nb) -> dict[str, float]:
+    return {grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in nb.cells if is_test(c)}
+
+
+def answer_of(source: str) -> str:
+    """The reference answer as a student would type it: the solution markers removed."""
+    return "\n".join(
+        line for line in source.splitlines() if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION)
+    )
+
+
+def make_submission(release_nb, source_nb, replace: dict[str, str] | None = None):
+    """A filled-in release: every answer cell gets the reference answer unless ``replace`` has it."""
+    replace = dict(replace or {})
+    answers = {grade_id(c): answer_of(c.source) for c in source_nb.cells if is_solution(c)}
+    unknown = set(replace) - set(answers)
+    if unknown:
+        raise KeyError(f"no answer cell with grade_id {sorted(unknown)}; answer cells: {sorted(answers)}")
+    nb = copy.deepcopy(release_nb)
+    for cell in nb.cells:
+        if is_solution(cell):
+            gid = grade_id(cell)
+            cell.source = replace.get(gid, answers[gid])
+    return nb
+
+
+# ------------------------------------------------------------------ known-wrong cases
+@dataclass
+class Case:
+    name: str
+    why: str
+    replace: dict[str, str]
+    expected: dict[str, float] = field(default_factory=dict)
+
+
+def load_cases(path: Path) -> list[Case]:
+    if not path.exists():
+        return []
+    with open(path, "rb") as handle:
+        raw = tomllib.load(handle).get("case", [])
+    cases = [Case(c["name"], c.get("why", ""), dict(c.get("replace", {})), dict(c.get("expected", {}))) for c in raw]
+    names = [c.name for c in cases]
+    if len(names) != len(set(names)):
+        raise ValueError(f"{path}: case names must be unique, got {names}")
+    return cases
+
+
+# ------------------------------------------------------------------ running nbgrader
+def course_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for nbgrader: the venv's bin on PATH (nbgrader calls alembic), quick offline mode."""
+    env = dict(os.environ)
+    env.update(GRADING_ENV)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra or {})
+    return env
+
+
+def nbgrader(args: list[str], cwd: Path, *, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [str(Path(sys.executable).parent / "nbgrader"), *args]
+    proc = subprocess.run(cmd, cwd=cwd, env=env or nbgrader_env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def new_course(workdir: Path, assignments: list[str], root: Path | None = None) -> Path:
+    """A scratch course directory (config + chosen sources) so tests never touch the real one."""
+    root = root or course_root()
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(root / "nbgrader_config.py", workdir / "nbgrader_config.py")
+    for aid in assignments:
+        shutil.copytree(root / "solutions" / aid, workdir / "solutions" / aid, dirs_exist_ok=True)
+    return workdir
+
+
+def generate(course: Path, aid: str) -> Path:
+    nbgrader(["generate_assignment", aid, "--force"], course)
+    return course / "assignments" / aid
+
+
+def submit(course: Path, aid: str, student: str, notebooks: dict[str, object]) -> None:
+    folder = course / "submitted" / student / aid
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, nb in notebooks.items():
+        nbformat.write(nb, folder / name)
+
+
+_STUDENT_START = re.compile(r"^(\d+\.\d+) Creating/updating student with ID '([^']+)'")
+
+
+def autograde(course: Path, aid: str, student: str | None = None) -> dict[str, float]:
+    """Autograde in one nbgrader run (all submissions, or one student); return seconds per student."""
+    args = ["autograde", aid, "--force", "--Application.log_format=%(created)f %(message)s", "--log-level=INFO"]
+    if student:
+        args.append(f"--student={student}")
+    proc = nbgrader(args, course)
+    return per_student_seconds(proc.stdout + "\n" + proc.stderr, end=time.time())
+
+
+def per_student_seconds(log: str, end: float) -> dict[str, float]:
+    """Split a batch's wall time at each student's first log line; the last one ends at ``end``."""
+    marks = [(float(m.group(1)), m.group(2)) for m in map(_STUDENT_START.match, log.splitlines()) if m]
+    bounds = [t for t, _ in marks[1:]] + [end]
+    return {student: round(stop - t, 2) for (t, student), stop in zip(marks, bounds)}
+
+
+def scores(course: Path, aid: str, student: str) -> dict[str, float]:
+    """Points per graded cell of one student's (only) notebook, from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        submission = gb.find_submission(aid, student)
+        result: dict[str, float] = {}
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                result[grade.name] = float(grade.score)
+        return result

