@@ -33,11 +33,13 @@ c.Autograde.sanitize_preprocessors = [
 ]
 
 # nbgrader gives 0 to a test cell with any stderr output. TensorFlow's C++ and absl logs go to
-# stderr (GPU probing, oneDNN notes); drop only those lines' outputs, never a student's traceback.
+# stderr (GPU probing, oneDNN notes), and so do Python warnings (a deprecation in NumPy, say);
+# neither is a failed test. Drop only such outputs; a failed check is an error output and stays.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = (
     r"^(?:[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\]|WARNING: All log messages before absl|"
-    r"WARNING:absl:|\S*cuda\S*|oneDNN custom operations|To enable the following instructions)"
+    r"WARNING:absl:|\S*cuda\S*|oneDNN custom operations|To enable the following instructions|"
+    r"\S+:\d+: \w*Warning: )"
 )
 
 # Kernels inherit this process's environment: keep TensorFlow's start-up chatter off stderr.

@@ -162,8 +162,8 @@ def test_grading_fits_the_time_budget(aid, graded):
 
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_each_assignment_has_enough_known_wrong_cases(aid):
-    cases = g.load_cases(CASES_DIR / f"{aid}.toml")
-    assert len(cases) >= 3, f"grader_tests/cases/{aid}.toml needs at least 3 known-wrong submissions"
+    wrong = [c for c in g.load_cases(CASES_DIR / f"{aid}.toml") if c.expected]
+    assert len(wrong) >= 3, f"grader_tests/cases/{aid}.toml needs at least 3 known-wrong submissions"
 
 
 CASES = [(a, c.name) for a in ASSIGNMENTS for c in g.load_cases(CASES_DIR / f"{a}.toml")]
@@ -171,10 +171,11 @@ CASES = [(a, c.name) for a in ASSIGNMENTS for c in g.load_cases(CASES_DIR / f"{a
 
 @pytest.mark.slow
 @pytest.mark.parametrize("aid,case", CASES)
-def test_known_wrong_submission_loses_exactly_its_points(aid, case, graded):
+def test_known_submission_gets_exactly_its_expected_points(aid, case, graded):
     spec = next(c for c in graded.cases if c.name == case)
     unknown = set(spec.expected) - set(graded.points)
     assert not unknown, f"{case}: expected scores name cells that are not test cells: {unknown}"
     expected = {**graded.points, **spec.expected}
     assert graded.scores[f"wrong-{case}"] == expected, f"{case} ({spec.why})"
-    assert sum(expected.values()) < sum(graded.points.values()), f"{case} must lose points"
+    if spec.expected:  # a case without expected scores is a correct variant: full marks
+        assert sum(expected.values()) < sum(graded.points.values()), f"{case} must lose points"
