@@ -179,3 +179,23 @@ def test_known_submission_gets_exactly_its_expected_points(aid, case, graded):
     assert graded.scores[f"wrong-{case}"] == expected, f"{case} ({spec.why})"
     if spec.expected:  # a case without expected scores is a correct variant: full marks
         assert sum(expected.values()) < sum(graded.points.values()), f"{case} must lose points"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aid,case", CASES)
+def test_failed_cells_tell_the_student_what_was_expected(aid, case, graded):
+    """A check that fails says what it expected and what the submission produced."""
+    spec = next(c for c in graded.cases if c.name == case)
+    failed = {cell for cell, points in spec.expected.items() if points < graded.points[cell]}
+    for path in (graded.course / "autograded" / f"wrong-{case}" / aid).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if g.grade_id(cell) in failed:
+                errors = [o for o in cell.outputs if o.output_type == "error"]
+                assert errors, f"{case}: cell {g.grade_id(cell)} lost points without an error"
+                if errors[0].get("ename") != "AssertionError":
+                    continue  # the student's own code raised: its traceback points at their line
+                message = errors[0].get("evalue", "")
+                assert "expected" in message and ("got" in message or "produced" in message), (
+                    f"{case}: the message of cell {g.grade_id(cell)} does not say what was expected and what "
+                    f"was produced: {errors[0].get('ename')}: {message[:300]}"
+                )

@@ -95,3 +95,20 @@ def test_colab_cells_match_course_settings():
     for path in (ROOT / "lectures").glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         assert nb.cells[0].source == nbtools.badge_cell(nbtools.colab_path_for(path, ROOT), settings).source, f"{path.name}: run `make colab`"
+
+
+def test_grade_collects_downloaded_notebooks(tmp_path):
+    from dlcourse import cli
+
+    (tmp_path / "assignments" / "a00").mkdir(parents=True)
+    (tmp_path / "assignments" / "a00" / "a00.ipynb").write_text("{}")
+    downloads = tmp_path / "downloads"
+    (downloads / "bob").mkdir(parents=True)
+    (downloads / "Copy of a00 (ann).ipynb").write_text('{"ann": 1}')
+    (downloads / "bob" / "whatever.ipynb").write_text('{"bob": 1}')
+    students = cli.collect("a00", downloads, tmp_path)
+    assert students == ["Copy_of_a00_ann", "bob"]
+    assert (tmp_path / "submitted" / "bob" / "a00" / "a00.ipynb").read_text() == '{"bob": 1}'
+    assert (tmp_path / "submitted" / "Copy_of_a00_ann" / "a00" / "a00.ipynb").read_text() == '{"ann": 1}'
+    with pytest.raises(SystemExit, match="no .ipynb files"):
+        cli.collect("a00", tmp_path / "assignments" / "nothing", tmp_path)
