@@ -3,8 +3,11 @@
 import os
 import time
 
-os.environ.setdefault("DLCOURSE_MODE", "quick")
-os.environ.setdefault("DLCOURSE_OFFLINE", "1")
+# The suite is defined in quick offline mode (thresholds and budgets are calibrated for it),
+# whatever the developer's shell exports.
+os.environ["DLCOURSE_MODE"] = "quick"
+os.environ["DLCOURSE_OFFLINE"] = "1"
+os.environ.pop("NBGRADER_EXECUTION", None)
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

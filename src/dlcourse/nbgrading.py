@@ -112,9 +112,9 @@ def course_root() -> Path:
 
 
 def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for nbgrader: the venv's bin on PATH (nbgrader calls alembic), quick offline mode."""
-    env = dict(os.environ)
-    env.update(GRADING_ENV)
+    """Environment for nbgrader: the venv's bin on PATH (nbgrader calls alembic); quick offline
+    mode unless the caller's environment says otherwise (an instructor grading in full mode)."""
+    env = {**GRADING_ENV, **os.environ}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra or {})
     return env
