@@ -111,19 +111,18 @@ def course_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def nbgrader_env() -> dict[str, str]:
     """Environment for nbgrader: the venv's bin on PATH (nbgrader calls alembic); quick offline
     mode unless the caller's environment says otherwise (an instructor grading in full mode)."""
     env = {**GRADING_ENV, **os.environ}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(extra or {})
     return env
 
 
-def nbgrader(args: list[str], cwd: Path, *, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     cmd = [str(Path(sys.executable).parent / "nbgrader"), *args]
-    proc = subprocess.run(cmd, cwd=cwd, env=env or nbgrader_env(), capture_output=True, text=True)
-    if check and proc.returncode != 0:
+    proc = subprocess.run(cmd, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
     return proc
 
