@@ -20,6 +20,7 @@ Typical use::
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from typing import Iterable, Sequence
@@ -89,8 +90,10 @@ def stop_words(lang: str, *, prefer_nltk: bool = True, verbose: bool = True) -> 
     return words
 
 
+@functools.lru_cache(maxsize=None)
 def get_stemmer(lang: str):
-    """NLTK's Porter stemmer for English, its Snowball stemmer for Russian."""
+    """NLTK's Porter stemmer for English, its Snowball stemmer for Russian (one per language:
+    ``process_tweet`` asks for it once per text)."""
     _check_lang(lang)
     from nltk.stem import PorterStemmer, SnowballStemmer
 
