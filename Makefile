@@ -9,14 +9,15 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 ASSIGNMENTS := $(notdir $(wildcard solutions/a*))
 
-.PHONY: help env lab test unit notebooks grader-tests release grade colab manifest strip clean
+.PHONY: help env lab test unit notebooks grader-tests release grade demo-grade colab manifest strip clean
 
 help:
 	@echo "make lab          set up (first time) and open the course in JupyterLab"
 	@echo "make test         set up (first time) and run every test: unit, notebooks, grader"
 	@echo "make notebooks    run every lecture and solution notebook (quick mode, offline)"
 	@echo "make release      regenerate assignments/ from solutions/ with nbgrader"
-	@echo "make grade ASSIGNMENT=a00 SUBMISSIONS=folder   autograde downloaded notebooks"
+	@echo "make grade ASSIGNMENT=a01 SUBMISSIONS=zip|folder   collect, check, autograde, feedback, CSV, summary"
+	@echo "make demo-grade   grade a made-up class of 24 (correct, partial, broken, cheating) for a05"
 	@echo "make colab        rewrite Colab badges and setup cells from course.toml"
 	@echo "make manifest     regenerate datasets/MANIFEST.md"
 	@echo "make strip        remove outputs from every committed notebook"
@@ -51,8 +52,12 @@ release: env
 	@for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment $$a --force || exit 1; done
 
 grade: env
-	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=a00 SUBMISSIONS=folder"; exit 2; }
-	DLCOURSE_MODE=$${DLCOURSE_MODE:-quick} $(BIN)/dlcourse grade $(ASSIGNMENT) $(SUBMISSIONS)
+	@test -n "$(ASSIGNMENT)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade ASSIGNMENT=a01 SUBMISSIONS=a01.zip (or a folder)"; exit 2; }
+	DLCOURSE_MODE=$${DLCOURSE_MODE:-quick} $(BIN)/dlcourse grade $(ASSIGNMENT) "$(SUBMISSIONS)" $(GRADE_ARGS)
+
+demo-grade: env
+	$(BIN)/dlcourse demo-class a05 downloaded/demo-class-a05.zip
+	$(MAKE) grade ASSIGNMENT=a05 SUBMISSIONS=downloaded/demo-class-a05.zip
 
 colab: env
 	$(BIN)/python -m dlcourse.nbtools colab
@@ -64,4 +69,4 @@ strip: env
 	$(BIN)/python -m dlcourse.nbtools strip $$(git ls-files '*.ipynb')
 
 clean:
-	rm -rf gradebook.db submitted autograded feedback reports/*.json reports/.parts
+	rm -rf gradebook.db submitted autograded feedback downloaded reports/*.json reports/.parts reports/grades-*

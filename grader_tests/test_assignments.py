@@ -1,14 +1,16 @@
 """Prove the grader for every assignment in solutions/.
 
 For each assignment one scratch course is graded in a single nbgrader batch: the reference
-solution, the blank release and every known-wrong case of grader_tests/cases/<id>.toml.
-Then the solution is graded once more, alone, to prove the scores repeat.
+solution, the blank release, every known-wrong case of grader_tests/cases/<id>.toml and the
+adversarial submissions of grader_tests/attacks.py. Then the solution is graded once more,
+alone, to prove the scores repeat.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import os
 import statistics
 from pathlib import Path
 
@@ -18,10 +20,15 @@ import pytest
 from dlcourse import nbgrading as g
 from dlcourse import reports
 
+from attacks import Attack, attacks, control, expected_when_dying
+
 ROOT = g.course_root()
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 CASES_DIR = Path(__file__).parent / "cases"
 GRADE_BUDGET_S = 45  # per submission, quick grading budget (see README, "Grading")
+# The infinite-loop attack waits for the per-cell timeout; 60 s instead of the course's 120 s
+# keeps the suite short and still leaves a01's training cell (about 15 s) a wide margin.
+CELL_TIMEOUT_S = "60"
 
 
 def notebooks(folder: Path) -> dict[str, nbformat.NotebookNode]:
@@ -40,6 +47,7 @@ class Graded:
         self.course = shared / f"course-{aid}"
         self.source = notebooks(ROOT / "solutions" / aid)
         self.cases = g.load_cases(CASES_DIR / f"{aid}.toml")
+        self.attacks = {a.case.name: a for a in attacks(self.source[f"{aid}.ipynb"], aid)}
         self.points = {k: v for nb in self.source.values() for k, v in g.points_by_test(nb).items()}
         with open(shared / f"{aid}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -54,13 +62,19 @@ class Graded:
         aid = self.aid
         g.new_course(self.course, [aid])
         release = notebooks(g.generate(self.course, aid))
-        students: dict[str, dict | None] = {"solution": {}, "blank": None}
-        students.update({f"wrong-{c.name}": c.replace for c in self.cases})
-        for student, replace in students.items():
-            subs = release if replace is None else {
-                name: g.make_submission(release[name], self.source[name], self._for(name, replace)) for name in release
+        main = f"{aid}.ipynb"
+        students: dict[str, g.Case | None] = {"solution": g.Case("solution", "", {}), "blank": None}
+        students.update({f"wrong-{c.name}": c for c in self.cases})
+        students["control"] = control(self.source[main], aid)
+        students.update({f"attack-{name}": a.case for name, a in self.attacks.items()})
+        for student, case in students.items():
+            subs = release if case is None else {
+                name: (case.apply(release[name], self.source[name]) if name == main else
+                       g.make_submission(release[name], self.source[name], self._for(name, case.replace)))
+                for name in release
             }
             g.submit(self.course, aid, student, subs)
+        os.environ.setdefault("DLCOURSE_CELL_TIMEOUT", CELL_TIMEOUT_S)
         seconds = g.autograde(self.course, aid)
         scores = {s: g.scores(self.course, aid, s) for s in students}
         seconds["solution (regrade)"] = g.autograde(self.course, aid, "solution")["solution"]
@@ -156,7 +170,9 @@ def test_grading_twice_gives_the_same_scores(aid, graded):
 @pytest.mark.slow
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_grading_fits_the_time_budget(aid, graded):
-    slow = {s: t for s, t in graded.seconds.items() if t > GRADE_BUDGET_S}
+    """Every submission within budget; the endless loop within the cell timeout plus the rest."""
+    limit = {s: GRADE_BUDGET_S + (int(CELL_TIMEOUT_S) if s == "attack-infinite_loop" else 0) for s in graded.seconds}
+    slow = {s: t for s, t in graded.seconds.items() if t > limit[s]}
     assert not slow, f"{aid}: submissions over {GRADE_BUDGET_S} s: {slow}"
 
 
@@ -199,3 +215,40 @@ def test_failed_cells_tell_the_student_what_was_expected(aid, case, graded):
                     f"{case}: the message of cell {g.grade_id(cell)} does not say what was expected and what "
                     f"was produced: {errors[0].get('ename')}: {message[:300]}"
                 )
+
+
+ATTACKS = [(a, name) for a in ASSIGNMENTS
+           for name in (x.case.name for x in attacks(notebooks(ROOT / "solutions" / a)[f"{a}.ipynb"], a))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aid,attack", ATTACKS)
+def test_attack_gets_nothing_for_the_cells_it_attacks(aid, attack, graded):
+    """An attack scores exactly what leaving the attacked answer blank scores; a kernel killer
+    keeps the cells before it. Every other student in the same batch keeps their scores (the
+    solution's full marks and the known-wrong cases are asserted by the tests above)."""
+    spec: Attack = graded.attacks[attack]
+    got = graded.scores[f"attack-{attack}"]
+    if spec.kind == "dies-at":
+        expected = expected_when_dying(graded.source[f"{aid}.ipynb"], spec.target, graded.points)
+    else:
+        expected = graded.scores["control"]
+    assert sum(expected.values()) < sum(graded.points.values()), "the attacked answer must be worth points"
+    assert got == expected, f"{attack} ({spec.case.why}): expected {expected}, got {got}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_attacks_leave_no_trace_in_the_grader_output(aid, graded):
+    """The print bomb is cut, and the disk-reading attack found nothing: the kernel ran in the
+    sandbox, saw an empty solutions/ and an empty gradebook."""
+    folder = graded.course / "autograded"
+    bomb = folder / "attack-huge_output" / aid / f"{aid}.ipynb"
+    assert bomb.stat().st_size < 1_000_000, f"print bomb kept {bomb.stat().st_size:,} bytes in the autograded notebook"
+    thief = nbformat.read(folder / "attack-read_solutions" / aid / f"{aid}.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in thief.cells for o in c.get("outputs", []))
+    assert "sandboxed: 1" in text, text[:2000]
+    assert "exists: True" not in text, f"the kernel could see a source notebook:\n{text[:2000]}"
+    assert "gradebook bytes: 0" in text, text[:2000]
+    feedback_free = [c for c in thief.cells if g.grade_id(c) == graded.attacks["read_solutions"].target]
+    assert feedback_free and "RuntimeError" not in str(feedback_free[0].outputs), "the thief was stopped by the sandbox, not the guard"

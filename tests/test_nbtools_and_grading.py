@@ -97,18 +97,27 @@ def test_colab_cells_match_course_settings():
         assert nb.cells[0].source == nbtools.badge_cell(nbtools.colab_path_for(path, ROOT), settings).source, f"{path.name}: run `make colab`"
 
 
-def test_grade_collects_downloaded_notebooks(tmp_path):
-    from dlcourse import cli
+def test_grade_collects_a_folder_of_downloads_with_zip_collect(tmp_path):
+    """A folder with a per-student folder and Canvas-named files goes through nbgrader's
+    zip_collect into submitted/<student>/a00/a00.ipynb; junk and empty input are handled."""
+    from dlcourse import classroom
 
-    (tmp_path / "assignments" / "a00").mkdir(parents=True)
-    (tmp_path / "assignments" / "a00" / "a00.ipynb").write_text("{}")
+    course = g.new_course(tmp_path / "course", [])
+    release = course / "assignments" / "a00"
+    release.mkdir(parents=True)
+    (release / "a00.ipynb").write_text("{}")
     downloads = tmp_path / "downloads"
-    (downloads / "bob").mkdir(parents=True)
-    (downloads / "Copy of a00 (ann).ipynb").write_text('{"ann": 1}')
-    (downloads / "bob" / "whatever.ipynb").write_text('{"bob": 1}')
-    students = cli.collect("a00", downloads, tmp_path)
-    assert students == ["Copy_of_a00_ann", "bob"]
-    assert (tmp_path / "submitted" / "bob" / "a00" / "a00.ipynb").read_text() == '{"bob": 1}'
-    assert (tmp_path / "submitted" / "Copy_of_a00_ann" / "a00" / "a00.ipynb").read_text() == '{"ann": 1}'
-    with pytest.raises(SystemExit, match="no .ipynb files"):
-        cli.collect("a00", tmp_path / "assignments" / "nothing", tmp_path)
+    (downloads / "Bob Ray").mkdir(parents=True)
+    (downloads / "Bob Ray" / "whatever.ipynb").write_text('{"bob": 1}')
+    (downloads / "annlee_1234_5678_Copy of a00.ipynb").write_text('{"ann": 1}')
+    (downloads / "notes.txt").write_text("not a notebook")
+    students = classroom.collect_submissions(course, "a00", downloads)
+    assert sorted(students) == ["annlee", "bob_ray"]
+    assert students["annlee"].files == ["Copy of a00.ipynb"]
+    assert (course / "submitted" / "bob_ray" / "a00" / "a00.ipynb").read_text() == '{"bob": 1}'
+    assert (course / "submitted" / "annlee" / "a00" / "a00.ipynb").read_text() == '{"ann": 1}'
+    (downloads / "empty").mkdir()
+    with pytest.raises(SystemExit, match="no notebooks found"):
+        classroom.collect_submissions(course, "a00", downloads / "empty")
+    with pytest.raises(SystemExit, match="no such file"):
+        classroom.collect_submissions(course, "a00", tmp_path / "missing.zip")

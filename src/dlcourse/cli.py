@@ -1,67 +1,45 @@
-"""``dlcourse grade ASSIGNMENT FOLDER``: autograde a folder of downloaded notebooks with nbgrader.
+"""``dlcourse`` command line: the instructor's grading run and a demo class to try it on.
 
-Each ``<student>.ipynb`` (or ``<student>/<anything>.ipynb``) in FOLDER becomes that student's
-submission; grading runs nbgrader's autograde, generate_feedback and export in the course root
-and prints every student's score. (Zip intake and integrity checks: see the instructor guide.)
+    dlcourse grade a01 submissions.zip        # LMS zip or folder; see dlcourse.classroom
+    dlcourse grade a01 subs/ --workers 4 --db-url postgresql+psycopg2://...@127.0.0.1/grades
+    dlcourse demo-class a05 class.zip         # 24 made-up students: correct, partial, broken, cheating
 """
 
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
 import sys
 from pathlib import Path
-
-from . import nbgrading as g
-
-
-def _student_id(path: Path, folder: Path) -> str:
-    raw = path.parent.name if path.parent != folder else path.stem
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", raw).strip("_") or "student"
-
-
-def collect(aid: str, folder: Path, root: Path) -> list[str]:
-    release = sorted((root / "assignments" / aid).glob("*.ipynb"))
-    if len(release) != 1:
-        raise SystemExit(f"assignments/{aid} must hold exactly one notebook, found {len(release)}")
-    students = []
-    for path in sorted(folder.glob("**/*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
-        student = _student_id(path, folder)
-        target = root / "submitted" / student / aid / release[0].name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target)
-        students.append(student)
-    if not students:
-        raise SystemExit(f"no .ipynb files in {folder}")
-    return students
-
-
-def grade(aid: str, folder: Path) -> int:
-    root = g.course_root()
-    students = collect(aid, folder, root)
-    print(f"grading {len(students)} submission(s) of {aid} ...")
-    seconds = g.autograde(root, aid)
-    g.nbgrader(["generate_feedback", aid, "--force"], root)
-    g.nbgrader(["export", "--to", str(root / "reports" / f"grades-{aid}.csv")], root)
-    for student in students:
-        scores = g.scores(root, aid, student)
-        print(f"{student:30s} {sum(scores.values()):5.1f} points  ({seconds.get(student, 0):.1f} s)")
-    print(f"feedback: {root / 'feedback'}\ngrades:   {root / 'reports' / f'grades-{aid}.csv'}")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dlcourse")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("grade", help="autograde a folder of submitted notebooks")
+    p = sub.add_parser("grade", help="collect, check, autograde, feed back and export one assignment")
     p.add_argument("assignment")
-    p.add_argument("folder", type=Path)
+    p.add_argument("submissions", type=Path, help="an LMS zip or a folder of downloaded notebooks")
+    p.add_argument("--no-restore", action="store_true",
+                   help="report intake problems (deleted test cells, stripped metadata) without repairing them")
+    p.add_argument("--workers", type=int, default=1, help="parallel grading processes (needs --db-url)")
+    p.add_argument("--db-url", help="shared nbgrader gradebook, e.g. postgresql+psycopg2://user@127.0.0.1/db")
+    d = sub.add_parser("demo-class", help="write a zip of made-up submissions to try `grade` on")
+    d.add_argument("assignment")
+    d.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     if args.command == "grade":
-        return grade(args.assignment, args.folder)
+        if args.workers > 1 and not args.db_url:
+            parser.error("--workers > 1 needs --db-url (SQLite cannot take parallel writers)")
+        from .classroom import grade
+
+        grade(args.assignment, args.submissions, restore=not args.no_restore, workers=args.workers,
+              db_url=args.db_url)
+        return 0
+    if args.command == "demo-class":
+        from .democlass import write_class
+
+        students = write_class(args.assignment, args.out)
+        print(f"wrote {len(students)} submissions to {args.out}: {', '.join(students)}")
+        return 0
     return 2
 
 

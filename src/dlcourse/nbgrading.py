@@ -29,8 +29,19 @@ GRADING_ENV = {
     "PYTHONHASHSEED": "0",
 }
 
-try:  # the preprocessor is only importable where nbgrader is installed
-    from nbgrader.preprocessors import NbGraderPreprocessor
+MAX_OUTPUT_CHARS = 20_000  # per output in an autograded notebook; the rest is cut
+
+
+def _cut(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit // 2] + f"\n... [dlcourse grader: {len(text) - limit:,} characters cut] ...\n" + text[-limit // 2:]
+
+
+try:  # the preprocessors are only importable where nbgrader is installed
+    from nbclient.exceptions import DeadKernelError
+    from nbformat import NotebookNode
+    from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
     class StripSkipTags(NbGraderPreprocessor):
         """Remove tags that would make the executor skip a cell (a student could tag a test cell)."""
@@ -41,8 +52,55 @@ try:  # the preprocessor is only importable where nbgrader is installed
                 cell.metadata["tags"] = [t for t in tags if t not in SKIP_TAGS]
             return cell, resources
 
+    class GuardStudentCode(NbGraderPreprocessor):
+        """Refuse student cells that attack the grader (see dlcourse.guard); runs after
+        OverwriteCells, so locked cells are already the instructor's version."""
+
+        def preprocess(self, nb, resources):
+            from . import guard
+
+            for index, findings in guard.guard_notebook(nb).items():
+                self.log.warning("refused cell %d of %s: %s", index, resources.get("unique_key", "notebook"),
+                                 "; ".join(map(str, findings)))
+            return nb, resources
+
+    class ResilientExecute(Execute):
+        """nbgrader's Execute, except that a kernel that dies (``os._exit``, a crash, running out
+        of memory) costs only the cells it did not run: those get an error output and score 0,
+        and the cells that ran before keep their results. Plain Execute aborts the notebook."""
+
+        def preprocess(self, nb, resources, km=None):
+            try:
+                return super().preprocess(nb, resources, km=km)
+            except DeadKernelError as error:
+                self.log.warning("kernel died: %s", error)
+                ran = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count")]
+                last = max(ran, default=-1)
+                for cell in nb.cells[last + 1:]:
+                    if cell.cell_type == "code":
+                        cell.outputs = [NotebookNode(
+                            output_type="error", ename="DeadKernelError",
+                            evalue="the kernel died while or before running this cell (a cell ended the Python process)",
+                            traceback=["DeadKernelError: the kernel died while or before running this cell"])]
+                return nb, resources
+
+    class LimitOutputSize(NbGraderPreprocessor):
+        """Cut any output longer than MAX_OUTPUT_CHARS (nbgrader's LimitOutput counts lines, so a
+        single 100 MB line would reach the gradebook and the feedback)."""
+
+        def preprocess_cell(self, cell, resources, cell_index):
+            for output in cell.get("outputs", []):
+                if "text" in output:
+                    output.text = _cut(output.text)
+                for key, value in output.get("data", {}).items():
+                    if isinstance(value, str) and len(value) > MAX_OUTPUT_CHARS:
+                        output.data[key] = _cut(value) if key.startswith("text/") else "[cut: too large]"
+                if output.get("output_type") == "error":
+                    output.evalue = _cut(output.get("evalue", ""))
+            return cell, resources
+
 except ImportError:  # pragma: no cover - nbgrader is part of the grading extra
-    StripSkipTags = None  # type: ignore[assignment,misc]
+    StripSkipTags = GuardStudentCode = ResilientExecute = LimitOutputSize = None  # type: ignore[assignment,misc]
 
 
 # ------------------------------------------------------------------ notebooks and cells
@@ -88,10 +146,32 @@ def make_submission(release_nb, source_nb, replace: dict[str, str] | None = None
 # ------------------------------------------------------------------ known-wrong cases
 @dataclass
 class Case:
+    """A made-up submission: answer cells replaced, and optionally a student's edits of the
+    notebook itself (edited, deleted or tagged cells, cells of their own)."""
+
     name: str
     why: str
     replace: dict[str, str]
     expected: dict[str, float] = field(default_factory=dict)
+    edit: dict[str, str] = field(default_factory=dict)  # grade_id -> new source (locked cells too)
+    delete: list[str] = field(default_factory=list)  # grade_ids of cells removed
+    tags: dict[str, list[str]] = field(default_factory=dict)  # grade_id -> tags added
+    insert_after: dict[str, str] = field(default_factory=dict)  # grade_id -> source of a new cell
+
+    def apply(self, release_nb, source_nb):
+        nb = make_submission(release_nb, source_nb, self.replace)
+        by_id = {grade_id(c): c for c in nb.cells if grade_id(c)}
+        unknown = (set(self.edit) | set(self.delete) | set(self.tags) | set(self.insert_after)) - set(by_id)
+        if unknown:
+            raise KeyError(f"case {self.name}: no cell with grade_id {sorted(unknown)}")
+        for gid, source in self.edit.items():
+            by_id[gid].source = source
+        for gid, tags in self.tags.items():
+            by_id[gid].metadata["tags"] = [*by_id[gid].metadata.get("tags", []), *tags]
+        for gid, source in self.insert_after.items():
+            nb.cells.insert(nb.cells.index(by_id[gid]) + 1, nbformat.v4.new_code_cell(source))
+        nb.cells = [c for c in nb.cells if grade_id(c) not in self.delete]
+        return nb
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -99,7 +179,9 @@ def load_cases(path: Path) -> list[Case]:
         return []
     with open(path, "rb") as handle:
         raw = tomllib.load(handle).get("case", [])
-    cases = [Case(c["name"], c.get("why", ""), dict(c.get("replace", {})), dict(c.get("expected", {}))) for c in raw]
+    cases = [Case(c["name"], c.get("why", ""), dict(c.get("replace", {})), dict(c.get("expected", {})),
+                  dict(c.get("edit", {})), list(c.get("delete", [])), dict(c.get("tags", {})),
+                  dict(c.get("insert_after", {}))) for c in raw]
     names = [c.name for c in cases]
     if len(names) != len(set(names)):
         raise ValueError(f"{path}: case names must be unique, got {names}")
@@ -113,9 +195,15 @@ def course_root() -> Path:
 
 def nbgrader_env() -> dict[str, str]:
     """Environment for nbgrader: the venv's bin on PATH (nbgrader calls alembic); quick offline
-    mode unless the caller's environment says otherwise (an instructor grading in full mode)."""
-    env = {**GRADING_ENV, **os.environ}
+    mode unless the caller's environment says otherwise (an instructor grading in full mode);
+    kernels named python3 start through the grading sandbox (dlcourse.sandbox)."""
+    from .download import cache_dir
+    from .sandbox import install_kernelspec
+
+    env = {**GRADING_ENV, "DLCOURSE_SANDBOX": "required", **os.environ}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    kernels = install_kernelspec(cache_dir() / "grading-kernels")
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(kernels), env.get("JUPYTER_PATH", "")) if p)
     return env
 
 
@@ -168,11 +256,12 @@ def per_student_seconds(log: str, end: float) -> dict[str, float]:
     return {student: round(stop - t, 2) for (t, student), stop in zip(marks, bounds)}
 
 
-def scores(course: Path, aid: str, student: str) -> dict[str, float]:
-    """Points per graded cell of one student's (only) notebook, from the gradebook."""
+def scores(course: Path, aid: str, student: str, db_url: str | None = None) -> dict[str, float]:
+    """Points per graded cell of one student's notebooks, from the gradebook (the course's
+    SQLite file unless ``db_url`` names another database, PostgreSQL say)."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as gb:
         submission = gb.find_submission(aid, student)
         result: dict[str, float] = {}
         for notebook in submission.notebooks:
