@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -98,20 +96,13 @@ def run_intake(root: Path, aid: str, students: dict[str, Student], restore: bool
 
 def autograde_serial(root: Path, aid: str, total: int) -> dict[str, float]:
     """One nbgrader batch; a progress line as each student starts; per-student seconds."""
-    cmd = [str(Path(sys.executable).parent / "nbgrader"), "autograde", aid, "--force",
-           "--Application.log_format=%(created)f %(message)s", "--log-level=INFO"]
-    proc = subprocess.Popen(cmd, cwd=root, env=g.nbgrader_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    log, done = [], 0
-    start = time.time()
-    for line in proc.stdout:
-        log.append(line)
-        match = g._STUDENT_START.match(line)
-        if match:
-            done += 1
-            print(f"  [{done:>3}/{total}] {match.group(2)}  ({time.time() - start:.0f} s elapsed)", flush=True)
-    proc.wait()
-    return g.per_student_seconds("".join(log), end=time.time())
+    start, done = time.time(), []
+
+    def progress(student: str) -> None:
+        done.append(student)
+        print(f"  [{len(done):>3}/{total}] {student}  ({time.time() - start:.0f} s elapsed)", flush=True)
+
+    return g.autograde(root, aid, on_start=progress, check=False)
 
 
 def autograde_workers(root: Path, aid: str, students: list[str], db_url: str, workers: int) -> dict[str, float]:

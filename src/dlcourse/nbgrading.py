@@ -207,8 +207,12 @@ def nbgrader_env() -> dict[str, str]:
     return env
 
 
+def nbgrader_command(*args: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "nbgrader"), *args]
+
+
 def nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    cmd = [str(Path(sys.executable).parent / "nbgrader"), *args]
+    cmd = nbgrader_command(*args)
     proc = subprocess.run(cmd, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
@@ -240,13 +244,28 @@ def submit(course: Path, aid: str, student: str, notebooks: dict[str, object]) -
 _STUDENT_START = re.compile(r"^(\d+\.\d+) Creating/updating student with ID '([^']+)'")
 
 
-def autograde(course: Path, aid: str, student: str | None = None) -> dict[str, float]:
-    """Autograde in one nbgrader run (all submissions, or one student); return seconds per student."""
-    args = ["autograde", aid, "--force", "--Application.log_format=%(created)f %(message)s", "--log-level=INFO"]
-    if student:
-        args.append(f"--student={student}")
-    proc = nbgrader(args, course)
-    return per_student_seconds(proc.stdout + "\n" + proc.stderr, end=time.time())
+def autograde(course: Path, aid: str, student: str | None = None, on_start=None, check: bool = True) -> dict[str, float]:
+    """Autograde in one nbgrader run (all submissions, or one student); return seconds per student.
+
+    ``on_start(student)`` is called as nbgrader starts each student (a progress display).
+    nbgrader exits non-zero when any student failed; ``check=False`` leaves that to the caller
+    (the grading run reports such students itself), otherwise it raises.
+    """
+    cmd = nbgrader_command("autograde", aid, "--force", "--Application.log_format=%(created)f %(message)s",
+                           "--log-level=INFO", *([f"--student={student}"] if student else []))
+    proc = subprocess.Popen(cmd, cwd=course, env=nbgrader_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    log = []
+    for line in proc.stdout:
+        log.append(line)
+        match = _STUDENT_START.match(line)
+        if match and on_start:
+            on_start(match.group(2))
+    proc.wait()
+    text = "".join(log)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{text[-6000:]}")
+    return per_student_seconds(text, end=time.time())
 
 
 def per_student_seconds(log: str, end: float) -> dict[str, float]:

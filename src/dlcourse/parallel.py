@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -48,8 +47,7 @@ class StudentRun:
     log_tail: str = ""  # the end of its stderr + stdout
 
 
-def _nbgrader_cmd(*args: str) -> list[str]:
-    return [str(Path(sys.executable).parent / "nbgrader"), *args]
+_nbgrader_cmd = nbgrading.nbgrader_command  # a module attribute, so tests can stand in a fake nbgrader
 
 
 def prepare_gradebook(course: Path, aid: str, db_url: str, students: Iterable[str] = ()) -> None:
