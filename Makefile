@@ -60,13 +60,13 @@ demo-grade: env
 	$(MAKE) grade ASSIGNMENT=a05 SUBMISSIONS=downloaded/demo-class-a05.zip
 
 colab: env
-	$(BIN)/python -m dlcourse.nbtools colab
+	$(BIN)/python -m dlcourse.tools.nbtools colab
 
 manifest: env
-	$(BIN)/python -m dlcourse.manifest
+	$(BIN)/python -m dlcourse.tools.manifest
 
 strip: env
-	$(BIN)/python -m dlcourse.nbtools strip $$(git ls-files '*.ipynb')
+	$(BIN)/python -m dlcourse.tools.nbtools strip $$(git ls-files '*.ipynb')
 
 clean:
 	rm -rf gradebook.db submitted autograded feedback downloaded reports/*.json reports/.parts reports/grades-*

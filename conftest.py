@@ -19,7 +19,7 @@ def pytest_configure(config):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if hasattr(config, "workerinput"):  # an xdist worker: the controller merges
         return
-    from dlcourse import reports
+    from dlcourse.tools import reports
 
     for kind, key in (("notebooks", "seconds"), ("grading", "seconds_per_submission_max")):
         report = reports.merge(kind, config._dlcourse_started)

@@ -28,20 +28,20 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
-    "dlcourse.nbgrading.StripSkipTags",
+    "dlcourse.grader.nbgrading.StripSkipTags",
     # Student cells that patch the checks, numpy.testing, print or Keras, rebind names the tests
-    # use, or exit the kernel are not run (dlcourse/guard.py says what and why).
-    "dlcourse.nbgrading.GuardStudentCode",
+    # use, or exit the kernel are not run (dlcourse/grader/guard.py says what and why).
+    "dlcourse.grader.nbgrading.GuardStudentCode",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # A cell that kills the kernel (os._exit) costs the cells after it, not the whole notebook;
 # outputs are cut to 20,000 characters so a print bomb cannot bloat gradebook or feedback.
 c.Autograde.autograde_preprocessors = [
-    "dlcourse.nbgrading.ResilientExecute",
+    "dlcourse.grader.nbgrading.ResilientExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "dlcourse.nbgrading.LimitOutputSize",
+    "dlcourse.grader.nbgrading.LimitOutputSize",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",

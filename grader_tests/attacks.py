@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dlcourse import nbgrading as g
+from dlcourse.grader import nbgrading as g
 
 WRONG = "def {fn}(*args, **kwargs):\n    return None  # a wrong answer: the attack below must not make it pass\n"
 STUB = "def {fn}(*args, **kwargs):\n    raise NotImplementedError()\n"
@@ -62,7 +62,7 @@ IN_ANSWER = {
     "read_solutions": (
         "reads the instructor's source notebook from disk during grading and imports its answer",
         STUB + """import json, os
-import dlcourse.nbgrading as _nbg
+import dlcourse.grader.nbgrading as _nbg
 print("sandboxed:", os.environ.get("DLCOURSE_SANDBOXED"))
 for _root in ("../../..", str(_nbg.course_root())):
     _path = os.path.join(_root, "solutions", "{aid}", "{aid}.ipynb")

@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlcourse import nbgrading as g
-from dlcourse import reports
+from dlcourse.grader import nbgrading as g
+from dlcourse.tools import reports
 
 from attacks import Attack, attacks, control, expected_when_dying
 

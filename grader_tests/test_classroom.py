@@ -1,4 +1,4 @@
-"""The instructor's grading run end to end, on a made-up class of 24 (dlcourse.democlass):
+"""The instructor's grading run end to end, on a made-up class of 24 (dlcourse.grader.democlass):
 an LMS zip in Moodle's layout with Colab's file names, correct, partial, broken and
 adversarial submissions, graded by ``dlcourse grade`` in a scratch course."""
 
@@ -10,9 +10,9 @@ import shutil
 
 import pytest
 
-from dlcourse import classroom
-from dlcourse import nbgrading as g
-from dlcourse.democlass import write_class
+from dlcourse.grader import classroom
+from dlcourse.grader import nbgrading as g
+from dlcourse.grader.democlass import write_class
 
 AID = "a05"  # the quickest assignment to grade (about 4 s per submission)
 CORRECT = ["ada_byron", "alan_turing", "grace_hopper", "claude_shannon"]

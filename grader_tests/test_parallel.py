@@ -3,7 +3,7 @@
 One scratch a05 course (quick to grade) with six submissions: the reference solution, the blank
 release and four known-wrong cases. It is graded twice, in two copies of the course directory:
 serially (one `nbgrader autograde a05` batch on the course's SQLite gradebook, as
-nbgrading.autograde does) and by dlcourse.parallel with two workers on a throwaway PostgreSQL
+nbgrading.autograde does) and by dlcourse.grader.parallel with two workers on a throwaway PostgreSQL
 server. Needs PostgreSQL's server binaries: skipped without them, unless
 DLCOURSE_REQUIRE_POSTGRES=1 (CI) makes that a failure.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlcourse import nbgrading as g
-from dlcourse import reports
+from dlcourse.grader import nbgrading as g
+from dlcourse.tools import reports
 
 ROOT = g.course_root()
 AID = "a05"
@@ -48,7 +48,7 @@ def postgres_url():
         import psycopg2  # noqa: F401 - nbgrader's Gradebook connects through it
     except ImportError as exc:
         _unavailable(f"psycopg2 is not installed ({exc}); make env installs it")
-    from dlcourse.pgserver import PostgresUnavailable, temporary_server
+    from dlcourse.grader.pgserver import PostgresUnavailable, temporary_server
 
     try:
         server = temporary_server()
@@ -63,7 +63,7 @@ def postgres_url():
 
 @pytest.mark.slow
 def test_parallel_grading_on_postgres_equals_serial_grading(tmp_path, postgres_url):
-    from dlcourse import parallel
+    from dlcourse.grader import parallel
 
     source = _notebooks(ROOT / "solutions" / AID)
     points = {k: v for nb in source.values() for k, v in g.points_by_test(nb).items()}
@@ -135,7 +135,7 @@ def test_one_failing_student_does_not_stop_the_others(tmp_path, monkeypatch):
     """No nbgrader, no database: a stand-in command fails for one student, hangs for another."""
     import sys
 
-    from dlcourse import parallel
+    from dlcourse.grader import parallel
 
     script = (
         "import sys, time\n"

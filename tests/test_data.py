@@ -106,8 +106,8 @@ def test_registry_entries_are_complete():
 
 
 def test_manifest_is_up_to_date():
-    from dlcourse import manifest
-    from dlcourse.nbgrading import course_root
+    from dlcourse.tools import manifest
+    from dlcourse.grader.nbgrading import course_root
 
     committed = (course_root() / "datasets" / "MANIFEST.md").read_text()
     assert committed == manifest.render(), "datasets/MANIFEST.md is stale: run `make manifest`"

@@ -10,8 +10,8 @@ from pathlib import Path, PurePath
 import nbformat
 import pytest
 
-from dlcourse import collect, guard
-from dlcourse import nbgrading as g
+from dlcourse.grader import collect, guard
+from dlcourse.grader import nbgrading as g
 
 ROOT = g.course_root()
 SOURCES = {p.parent.name: nbformat.read(p, as_version=4) for p in sorted(ROOT.glob("solutions/*/*.ipynb"))}

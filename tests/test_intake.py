@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlcourse.intake import IntakeReport, check_submission, format_report
+from dlcourse.grader.intake import IntakeReport, check_submission, format_report
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,8 +1,8 @@
 import nbformat
 import pytest
 
-from dlcourse import nbgrading as g
-from dlcourse import nbtools
+from dlcourse.grader import nbgrading as g
+from dlcourse.tools import nbtools
 
 ROOT = g.course_root()
 
@@ -100,7 +100,7 @@ def test_colab_cells_match_course_settings():
 def test_grade_collects_a_folder_of_downloads_with_zip_collect(tmp_path):
     """A folder with a per-student folder and Canvas-named files goes through nbgrader's
     zip_collect into submitted/<student>/a00/a00.ipynb; junk and empty input are handled."""
-    from dlcourse import classroom
+    from dlcourse.grader import classroom
 
     course = g.new_course(tmp_path / "course", [])
     release = course / "assignments" / "a00"

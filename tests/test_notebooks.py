@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from dlcourse import reports
-from dlcourse.nbgrading import course_root
-from dlcourse.runner import run_notebook
+from dlcourse.tools import reports
+from dlcourse.grader.nbgrading import course_root
+from dlcourse.tools.runner import run_notebook
 
 ROOT = course_root()
 NOTEBOOKS = sorted(

@@ -22,7 +22,7 @@ Refused:
   ``__globals__``, ``__dict__``, ``__builtins__``, ``__subclasses__``.
 
 Code that cannot be parsed is left alone: it fails with its own SyntaxError when run.
-Reading files of the course is stopped by the grading sandbox (``dlcourse.sandbox``), not here.
+Reading files of the course is stopped by the grading sandbox (``dlcourse.grader.sandbox``), not here.
 """
 
 from __future__ import annotations

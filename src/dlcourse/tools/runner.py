@@ -1,7 +1,7 @@
 """Execute a notebook top to bottom in a fresh kernel, offline and in quick mode, and time it.
 
 Used by ``tests/test_notebooks.py`` (``make notebooks``); also a command:
-``python -m dlcourse.runner lectures/01_images.ipynb``.
+``python -m dlcourse.tools.runner lectures/01_images.ipynb``.
 """
 
 from __future__ import annotations

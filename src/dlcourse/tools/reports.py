@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from .nbgrading import course_root
+from ..grader.nbgrading import course_root
 
 REPORTS = course_root() / "reports"
 

@@ -1,6 +1,6 @@
 """``dlcourse`` command line: the instructor's grading run and a demo class to try it on.
 
-    dlcourse grade a01 submissions.zip        # LMS zip or folder; see dlcourse.classroom
+    dlcourse grade a01 submissions.zip        # LMS zip or folder; see dlcourse.grader.classroom
     dlcourse grade a01 subs/ --workers 4 --db-url postgresql+psycopg2://...@127.0.0.1/grades
     dlcourse demo-class a05 class.zip         # 24 made-up students: correct, partial, broken, cheating
 """

@@ -49,7 +49,7 @@ def hidden_paths(cwd: Path) -> list[Path]:
 
 
 def _repo_root() -> Path | None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     return root if (root / "solutions").is_dir() else None
 
 
@@ -81,7 +81,7 @@ def sandbox_works() -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m dlcourse.sandbox <ipykernel arguments>``: the grading kernelspec's argv."""
+    """``python -m dlcourse.grader.sandbox <ipykernel arguments>``: the grading kernelspec's argv."""
     args = list(sys.argv[1:] if argv is None else argv)
     kernel = [sys.executable, "-m", "ipykernel_launcher", *args]
     policy = os.environ.get("DLCOURSE_SANDBOX", "required")
@@ -105,7 +105,7 @@ def install_kernelspec(folder: Path) -> Path:
     spec_dir = folder / "kernels" / "python3"
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {
-        "argv": [sys.executable, "-m", "dlcourse.sandbox", "-f", "{connection_file}"],
+        "argv": [sys.executable, "-m", "dlcourse.grader.sandbox", "-f", "{connection_file}"],
         "display_name": "Python 3 (dlcourse grading sandbox)",
         "language": "python",
         "metadata": {"debugger": False},

@@ -53,7 +53,7 @@ try:  # the preprocessors are only importable where nbgrader is installed
             return cell, resources
 
     class GuardStudentCode(NbGraderPreprocessor):
-        """Refuse student cells that attack the grader (see dlcourse.guard); runs after
+        """Refuse student cells that attack the grader (see dlcourse.grader.guard); runs after
         OverwriteCells, so locked cells are already the instructor's version."""
 
         def preprocess(self, nb, resources):
@@ -190,14 +190,14 @@ def load_cases(path: Path) -> list[Case]:
 
 # ------------------------------------------------------------------ running nbgrader
 def course_root() -> Path:
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 def nbgrader_env() -> dict[str, str]:
     """Environment for nbgrader: the venv's bin on PATH (nbgrader calls alembic); quick offline
     mode unless the caller's environment says otherwise (an instructor grading in full mode);
-    kernels named python3 start through the grading sandbox (dlcourse.sandbox)."""
-    from .download import cache_dir
+    kernels named python3 start through the grading sandbox (dlcourse.grader.sandbox)."""
+    from ..download import cache_dir
     from .sandbox import install_kernelspec
 
     env = {**GRADING_ENV, "DLCOURSE_SANDBOX": "required", **os.environ}

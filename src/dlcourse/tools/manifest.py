@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .data import REGISTRY, Source
-from .nbgrading import course_root
+from ..data import REGISTRY, Source
+from ..grader.nbgrading import course_root
 
 HEADER = """# Datasets and models
 

@@ -82,7 +82,7 @@ try:
     from nbgrader.plugins import FileNameCollectorPlugin
 
     class CourseCollector(FileNameCollectorPlugin):
-        """nbgrader collector plugin: ``nbgrader zip_collect --collector=dlcourse.collect.CourseCollector``."""
+        """nbgrader collector plugin: ``nbgrader zip_collect --collector=dlcourse.grader.collect.CourseCollector``."""
 
         def collect(self, submitted_file: str):
             located = archive_root(Path(submitted_file))

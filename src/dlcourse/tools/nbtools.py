@@ -2,7 +2,7 @@
 
 Authoring::
 
-    from dlcourse.nbtools import md, code, solution, tests, write_notebook
+    from dlcourse.tools.nbtools import md, code, solution, tests, write_notebook
     write_notebook("solutions/a00/a00.ipynb", [
         md("# A00 ..."),
         solution("conv2d", "def conv2d(...):\\n    ### BEGIN SOLUTION\\n    ...\\n    ### END SOLUTION"),
@@ -10,7 +10,7 @@ Authoring::
     ], colab_path="assignments/a00/a00.ipynb")
 
 The Colab badge and setup cell are inserted first and rewritten from ``course.toml`` by
-``make colab`` (``python -m dlcourse.nbtools colab``), so the repository URL is one setting.
+``make colab`` (``python -m dlcourse.tools.nbtools colab``), so the repository URL is one setting.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             if strip_outputs(Path(name)):
                 print(f"stripped outputs from {name}")
         return 0
-    print("usage: python -m dlcourse.nbtools colab | strip NOTEBOOK...", file=sys.stderr)
+    print("usage: python -m dlcourse.tools.nbtools colab | strip NOTEBOOK...", file=sys.stderr)
     return 2
 
 

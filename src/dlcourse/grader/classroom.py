@@ -3,8 +3,8 @@
 ``dlcourse grade a01 submissions.zip`` (or ``make grade ASSIGNMENT=a01 SUBMISSIONS=...``):
 
 1. the zip (LMS download) or folder goes to ``downloaded/a01/archive`` and nbgrader's
-   ``zip_collect`` files each student's notebook under ``submitted/`` (``dlcourse.collect``);
-2. intake checks (``dlcourse.intake``) report per student what would make nbgrader give a
+   ``zip_collect`` files each student's notebook under ``submitted/`` (``dlcourse.grader.collect``);
+2. intake checks (``dlcourse.grader.intake``) report per student what would make nbgrader give a
    silent 0 and, unless ``--no-restore``, repair it from the release; an unreadable notebook is
    replaced by the blank release with a note on top, so it is graded 0 *and* says why;
 3. nbgrader autogrades: one batch, or ``--workers N`` processes sharing a PostgreSQL gradebook
@@ -63,7 +63,7 @@ def collect_submissions(root: Path, aid: str, source: Path) -> dict[str, Student
     downloaded = stage(source, root, aid)
     for old in (root / "submitted").glob(f"*/{aid}"):
         shutil.rmtree(old)  # a regrade starts from this download only
-    g.nbgrader(["zip_collect", aid, "--force", "--collector=dlcourse.collect.CourseCollector"], root)
+    g.nbgrader(["zip_collect", aid, "--force", "--collector=dlcourse.grader.collect.CourseCollector"], root)
     extracted = downloaded / "extracted" / "submissions"
     people = collect.plan(extracted, aid)
     if not people:
