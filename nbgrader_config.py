@@ -29,15 +29,16 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "dlcourse.grader.nbgrading.StripSkipTags",
-    # Student cells that patch the checks, numpy.testing, print or Keras, rebind names the tests
-    # use, or exit the kernel are not run (dlcourse/grader/guard.py says what and why).
-    "dlcourse.grader.nbgrading.GuardStudentCode",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-# A cell that kills the kernel (os._exit) costs the cells after it, not the whole notebook;
-# outputs are cut to 20,000 characters so a print bomb cannot bloat gradebook or feedback.
+# Hidden verdicts are decided here, in the grader's process, never in the student's kernel:
+# JudgedExecute writes each test cell's hidden inputs, runs the notebook (a cell that kills the
+# kernel costs only the cells after it), then judges what the test cells recorded against
+# expected values from solutions/<aid>/judge.py and writes the verdict into each test cell's
+# outputs (dlcourse/grader/judge.py). Outputs are cut to 20,000 characters afterwards so a
+# print bomb cannot bloat the gradebook or the feedback.
 c.Autograde.autograde_preprocessors = [
-    "dlcourse.grader.nbgrading.ResilientExecute",
+    "dlcourse.grader.judge.JudgedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -63,3 +64,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # A submission whose test cell was deleted (or lost its metadata in Colab) gets the cell back
 # from the gradebook instead of a silent 0; `dlcourse grade` reports it (intake checks).
 c.OverwriteCells.add_missing_cells = True
+
+# The judge module of each assignment is instructor-only: never copied into the release.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "judge.py", ".grader"]
+
+# Feedback returned to students shows each check's verdict and message, not the hidden test code.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "dlcourse.grader.nbgrading.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

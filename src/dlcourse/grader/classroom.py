@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import collect, guard, intake
+from . import collect, intake, sandbox
 from . import nbgrading as g
 
 
@@ -128,8 +128,6 @@ def notes_from_autograded(root: Path, aid: str, student: str) -> list[str]:
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type != "code":
             continue
-        if cell.source.startswith(guard.MARK):
-            notes.append(f"refused cell {g.grade_id(cell) or '(own cell)'}")
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error" and out.get("ename") in ("CellTimeoutError", "DeadKernelError"):
                 kind = "timed out" if out["ename"] == "CellTimeoutError" else "kernel died"
@@ -138,6 +136,30 @@ def notes_from_autograded(root: Path, aid: str, student: str) -> list[str]:
         if notes and notes[-1].startswith("kernel died"):
             break  # every later cell says the same
     return notes
+
+
+def tidy_autograded(root: Path, aid: str, student: str) -> list[str]:
+    """Remove from the student's autograded folder every file that is not in their submission.
+
+    In the bubblewrap sandbox the kernel writes into a private copy that vanishes, so nothing is
+    found; under a weaker fallback this keeps a kernel's extra (possibly invalid) notebooks out of
+    feedback generation and out of the next grading run."""
+    graded = root / "autograded" / student / aid
+    submitted = root / "submitted" / student / aid
+    if not graded.is_dir():
+        return []
+    keep = {p.relative_to(submitted) for p in submitted.rglob("*")} if submitted.is_dir() else set()
+    removed = []
+    for path in sorted(graded.rglob("*"), reverse=True):
+        rel = path.relative_to(graded)
+        if rel in keep and not path.is_symlink():
+            continue
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+            removed.append(str(rel))
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return [f"removed {len(removed)} file(s) the kernel wrote: {', '.join(removed[:5])}"] if removed else []
 
 
 def summarize(root: Path, aid: str, students: dict[str, Student], points: dict[str, float]) -> dict:
@@ -188,6 +210,11 @@ def grade(aid: str, source: Path, *, restore: bool = True, workers: int = 1, db_
     if not release.exists():
         raise SystemExit(f"unknown assignment {aid}: {release} does not exist (run `make release`)")
     points = g.points_by_test(nbformat.read(release, as_version=4))
+    print(f"grading kernels: {sandbox.isolation()}", flush=True)
+    if not db_url:
+        # autograde needs the assignment in the gradebook; on a fresh clone it is not there yet
+        print(f"registering {aid} in the gradebook (nbgrader generate_assignment) ...", flush=True)
+        g.nbgrader(["generate_assignment", aid, "--force"], root)
     students = collect_submissions(root, aid, source)
     print(f"collected {len(students)} submission(s) of {aid} from {source}")
     run_intake(root, aid, students, restore)
@@ -207,6 +234,7 @@ def grade(aid: str, source: Path, *, restore: bool = True, workers: int = 1, db_
             s.scores = {cell: 0.0 for cell in points}
             s.notes.append(f"grading failed ({type(error).__name__}): scored 0, see nbgrader's log")
         s.notes += notes_from_autograded(root, aid, s.student)
+        s.notes += tidy_autograded(root, aid, s.student)
     db = ["--db", db_url] if db_url else []
     g.nbgrader(["generate_feedback", aid, "--force", *db], root)
     reports = root / "reports"

@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 SKIP_TAGS = frozenset({"skip-execution", "dlcourse-internal-never-used"})
 GRADING_ENV = {
     "DLCOURSE_MODE": "quick",
@@ -52,17 +53,14 @@ try:  # the preprocessors are only importable where nbgrader is installed
                 cell.metadata["tags"] = [t for t in tags if t not in SKIP_TAGS]
             return cell, resources
 
-    class GuardStudentCode(NbGraderPreprocessor):
-        """Refuse student cells that attack the grader (see dlcourse.grader.guard); runs after
-        OverwriteCells, so locked cells are already the instructor's version."""
+    class HideHiddenTests(NbGraderPreprocessor):
+        """For feedback: drop the hidden region of every cell's source (the grader's line and
+        anything else between the markers); the verdict and its messages stay in the outputs."""
 
-        def preprocess(self, nb, resources):
-            from . import guard
-
-            for index, findings in guard.guard_notebook(nb).items():
-                self.log.warning("refused cell %d of %s: %s", index, resources.get("unique_key", "notebook"),
-                                 "; ".join(map(str, findings)))
-            return nb, resources
+        def preprocess_cell(self, cell, resources, cell_index):
+            if cell.cell_type == "code" and HIDDEN_BEGIN in cell.source:
+                cell.source = hide_hidden(cell.source)
+            return cell, resources
 
     class ResilientExecute(Execute):
         """nbgrader's Execute, except that a kernel that dies (``os._exit``, a crash, running out
@@ -100,7 +98,22 @@ try:  # the preprocessors are only importable where nbgrader is installed
             return cell, resources
 
 except ImportError:  # pragma: no cover - nbgrader is part of the grading extra
-    StripSkipTags = GuardStudentCode = ResilientExecute = LimitOutputSize = None  # type: ignore[assignment,misc]
+    StripSkipTags = HideHiddenTests = ResilientExecute = LimitOutputSize = None  # type: ignore[assignment,misc]
+
+
+def hide_hidden(source: str) -> str:
+    """The source with each hidden-test region replaced by one comment line."""
+    out, inside = [], False
+    for line in source.splitlines():
+        text = line.strip()
+        if text == HIDDEN_BEGIN:
+            inside = True
+            out.append("# (hidden checks, run by the grader: their results are below)")
+        elif text == HIDDEN_END:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
 
 
 # ------------------------------------------------------------------ notebooks and cells

@@ -1,0 +1,250 @@
+"""The grader's model worker: rebuild a submitted Keras architecture and measure it.
+
+A test cell records a student's model as its JSON architecture (``model.to_json()``), never as
+code or weights. The judge sends that JSON here. This worker runs in its own process (in the
+grading sandbox when one is available, see :func:`dlcourse.grader.sandbox.wrap`), checks the
+JSON against an allowlist (built-in Keras classes only; no ``Lambda``, no functions, no classes
+from the student's notebook), rebuilds it with Keras' safe mode, and answers plain numbers:
+parameter count, layer classes, outputs on given inputs and weights, or the test accuracy after
+training with a fixed seed on data the student's kernel never had to touch.
+
+Protocol: one JSON request per line on stdin, one JSON reply per line on stdout. The client
+(:class:`Lab`) starts the worker on first use, reuses it for a whole grading run (TensorFlow is
+imported once), caches replies, and starts a fresh worker when one dies (a model too large for
+memory, say): that costs the one request, not the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .. import answers as A
+
+REQUEST_TIMEOUT_S = int(os.environ.get("DLCOURSE_LAB_TIMEOUT", "300"))
+REFUSED_CLASSES = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"}
+
+
+class RefusedModel(ValueError):
+    pass
+
+
+# ------------------------------------------------------------------ worker side
+def check_config(config: str) -> dict:
+    """Parse and allowlist a model's JSON: every serialized object must be a built-in Keras class."""
+    try:
+        tree = json.loads(config)
+    except (TypeError, ValueError) as error:
+        raise RefusedModel(f"the model's architecture is not valid JSON ({error})") from None
+
+    def walk(node, depth=0):
+        if depth > 200:
+            raise RefusedModel("the model's architecture is nested too deeply")
+        if isinstance(node, dict):
+            if "class_name" in node and "module" in node:
+                module, name = str(node.get("module") or ""), str(node.get("class_name"))
+                registered = node.get("registered_name")
+                if not (module == "keras" or module.startswith("keras.")):
+                    raise RefusedModel(
+                        f"the model uses {name!r} from {module or 'your notebook'}; the grader rebuilds models from "
+                        "built-in Keras layers only (no classes or functions defined in the notebook)")
+                if name in REFUSED_CLASSES:
+                    raise RefusedModel(f"the model uses a {name} layer, which carries code; use built-in layers instead")
+                if registered not in (None, name) and not str(registered).startswith("keras"):
+                    raise RefusedModel(f"the model uses a registered custom object {registered!r}; use built-in layers")
+            for value in node.values():
+                walk(value, depth + 1)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, depth + 1)
+
+    walk(tree)
+    return tree
+
+
+def _build(config: str, seed: int):
+    import keras
+
+    check_config(config)
+    keras.utils.set_random_seed(seed)
+    with keras.src.saving.serialization_lib.SafeModeScope(True):
+        model = keras.models.model_from_json(config)
+    return model
+
+
+def _layer_classes(model) -> list[str]:
+    import keras
+
+    out = []
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if not isinstance(layer, keras.layers.InputLayer):
+            out.append(type(layer).__name__)
+    return out
+
+
+def _load_dataset(name: str, n_train: int):
+    import numpy as np
+
+    if name == "mnist":
+        from ..data import load_mnist
+
+        data = load_mnist()
+        x_train = data.x_train[:n_train, :, :, None].astype(np.float32) / 255.0
+        x_test = data.x_test[:, :, :, None].astype(np.float32) / 255.0
+        return x_train, data.y_train[:n_train], x_test, data.y_test
+    raise ValueError(f"unknown dataset {name!r}")
+
+
+def op_inspect(request: dict) -> dict:
+    import numpy as np
+
+    model = _build(request["config"], int(request.get("seed", 0)))
+    reply = {"params": int(model.count_params()), "class_name": type(model).__name__,
+             "layers": _layer_classes(model), "weight_shapes": [list(w.shape) for w in model.get_weights()]}
+    if request.get("weights") is not None:
+        weights = [A.decode(w) for w in request["weights"]]
+        shapes = [list(np.shape(w)) for w in weights]
+        if shapes != reply["weight_shapes"]:
+            reply["outputs"] = None
+            return reply
+        model.set_weights(weights)
+    if request.get("inputs") is not None:
+        x = A.decode(request["inputs"])
+        reply["outputs"] = A.encode(np.asarray(model(x, training=False)))
+    return reply
+
+
+def op_fit(request: dict) -> dict:
+    import keras
+    import tensorflow as tf
+
+    started = time.time()
+    seed = int(request.get("seed", 0))
+    model = _build(request["config"], seed)
+    params = int(model.count_params())
+    if params > int(request.get("max_params", 10**9)):
+        return {"params": params, "skipped": "over the parameter cap"}
+    tf.config.experimental.enable_op_determinism()
+    x_train, y_train, x_test, y_test = _load_dataset(request["dataset"], int(request["train"]))
+    keras.utils.set_random_seed(seed)
+    model.compile(optimizer=keras.optimizers.get(request.get("optimizer", "adam")),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.fit(x_train, y_train, batch_size=int(request.get("batch_size", 32)), epochs=int(request["epochs"]),
+              shuffle=True, verbose=0)
+    loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    return {"params": params, "accuracy": float(accuracy), "loss": float(loss), "n_train": int(len(x_train)),
+            "n_test": int(len(x_test)), "epochs": int(request["epochs"]), "seconds": round(time.time() - started, 2)}
+
+
+OPS = {"inspect": op_inspect, "fit": op_fit}
+
+
+def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for line in stdin:
+        try:
+            request = json.loads(line)
+            reply = {"ok": OPS[request["op"]](request)}
+        except RefusedModel as error:
+            reply = {"refused": str(error)}
+        except Exception as error:  # noqa: BLE001 - any failure is this request's answer
+            reply = {"error": f"{type(error).__name__}: {str(error)[:1000]}"}
+        stdout.write(json.dumps(reply) + "\n")
+        stdout.flush()
+
+
+# ------------------------------------------------------------------ client side (the judge)
+class LabError(RuntimeError):
+    pass
+
+
+class Lab:
+    """A worker process for the judge's model requests (one per grading process)."""
+
+    def __init__(self):
+        self.proc: subprocess.Popen | None = None
+        self.cache: dict[str, dict] = {}
+        self.lock = threading.Lock()
+
+    def _command(self) -> list[str]:
+        argv = [sys.executable, "-m", "dlcourse.grader.modellab"]
+        policy = os.environ.get("DLCOURSE_SANDBOX", "required")
+        if policy == "off":
+            return argv
+        from . import sandbox
+
+        try:
+            workdir = Path(os.environ.get("TMPDIR", "/tmp"))
+            return sandbox.wrap(argv, cwd=workdir, copy_cwd=False)
+        except Exception as error:  # noqa: BLE001
+            if policy == "required":
+                raise LabError(f"cannot sandbox the model worker: {error}") from error
+            print(f"dlcourse modellab: running unsandboxed ({error})", file=sys.stderr)
+            return argv
+
+    def _start(self) -> None:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True, env=env)
+
+    def close(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def request(self, op: str, **fields) -> dict:
+        """The worker's reply: ``{"ok": {...}}``, ``{"refused": why}`` or ``{"error": what}``."""
+        message = json.dumps({"op": op, **fields}, sort_keys=True)
+        key = hashlib.sha256(message.encode()).hexdigest()
+        with self.lock:
+            if key in self.cache:
+                return self.cache[key]
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+            reply_box: list[str] = []
+
+            def talk():
+                try:
+                    self.proc.stdin.write(message + "\n")
+                    self.proc.stdin.flush()
+                    reply_box.append(self.proc.stdout.readline())
+                except (BrokenPipeError, OSError):
+                    reply_box.append("")
+
+            thread = threading.Thread(target=talk, daemon=True)
+            thread.start()
+            thread.join(REQUEST_TIMEOUT_S)
+            line = reply_box[0] if reply_box else ""
+            if not line:
+                timed_out = thread.is_alive()
+                self.close()
+                reply = {"error": f"the model worker {'ran past ' + str(REQUEST_TIMEOUT_S) + ' s' if timed_out else 'died'} "
+                                  "(a model too large for memory, or a crash)"}
+            else:
+                reply = json.loads(line)
+            self.cache[key] = reply
+            return reply
+
+
+_LAB: Lab | None = None
+
+
+def shared_lab() -> Lab:
+    global _LAB
+    if _LAB is None:
+        _LAB = Lab()
+        import atexit
+
+        atexit.register(_LAB.close)
+    return _LAB
+
+
+if __name__ == "__main__":
+    serve()
