@@ -61,3 +61,40 @@ def test_offline_flag(env):
     assert not modes.offline()
     env.setenv("DLCOURSE_OFFLINE", "1")
     assert modes.offline()
+
+
+@pytest.fixture
+def no_driver(env, tmp_path):
+    """A machine whose NVIDIA driver lists no GPU, with ``nvidia-smi`` on the PATH (as on a
+    Colab CPU runtime) unless a test removes it."""
+    env.setattr(modes, "NVIDIA_GPUS", tmp_path / "no-such-folder")
+    env.setattr(modes.shutil, "which", lambda name: f"/usr/bin/{name}")
+    env.delenv("COLAB_GPU", raising=False)
+    return env
+
+
+@pytest.mark.parametrize("value", ["0", "", " ", "false"])
+def test_colab_cpu_runtime_is_quick_mode(no_driver, value):
+    """Colab sets COLAB_GPU=0 on CPU runtimes: that (or an empty value) means no GPU, even with
+    nvidia-smi on the PATH."""
+    no_driver.setenv("COLAB_GPU", value)
+    assert not modes.gpu_visible()
+    assert modes.mode() == "quick"
+
+
+def test_colab_gpu_runtime_is_full_mode(no_driver):
+    no_driver.setenv("COLAB_GPU", "1")
+    no_driver.setattr(modes.shutil, "which", lambda name: None)
+    assert modes.gpu_visible()
+    assert modes.mode() == "full"
+
+
+def test_gpu_outside_colab(no_driver, tmp_path):
+    assert modes.gpu_visible(), "nvidia-smi on the PATH counts outside Colab"
+    no_driver.setattr(modes.shutil, "which", lambda name: None)
+    assert not modes.gpu_visible()
+    gpus = tmp_path / "gpus"
+    (gpus / "0000:00:04.0").mkdir(parents=True)
+    no_driver.setattr(modes, "NVIDIA_GPUS", gpus)
+    no_driver.setenv("COLAB_GPU", "0")
+    assert modes.gpu_visible(), "a GPU the driver lists counts whatever COLAB_GPU says"

@@ -69,7 +69,7 @@ def test_colab_cells_are_rewritten_from_the_setting(tmp_path):
     assert "github/someone/course/blob/dev/solutions/a09/a09.ipynb" in nb.cells[0].source
     assert "git+https://github.com/someone/course@dev" in nb.cells[1].source
     assert nb.cells[0].metadata["nbgrader"]["locked"], "badge and setup are locked in nbgrader notebooks"
-    (tmp_path / "course.toml").write_text('[course]\nrepo = "https://github.com/other/repo"\nbranch = "main"\n')
+    (tmp_path / "course.toml").write_text('[course]\npublished = true\nrepo = "https://github.com/other/repo"\nbranch = "main"\n')
     assert nbtools.rewrite_colab_cells(tmp_path) == [nb_path]
     nb = nbformat.read(nb_path, as_version=4)
     assert "github/other/repo/blob/main/assignments/a09/a09.ipynb" in nb.cells[0].source

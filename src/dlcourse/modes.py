@@ -23,6 +23,7 @@ from pathlib import Path
 MODE_ENV = "DLCOURSE_MODE"
 OFFLINE_ENV = "DLCOURSE_OFFLINE"
 MODES = ("quick", "full")
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")  # one folder per GPU the NVIDIA driver sees
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,19 @@ PROFILES: dict[str, Profile] = {
 
 
 def gpu_visible() -> bool:
-    """True when an NVIDIA GPU is present, checked without importing TensorFlow (fast)."""
-    gpus = Path("/proc/driver/nvidia/gpus")
-    if gpus.is_dir() and any(gpus.iterdir()):
+    """True when an NVIDIA GPU is present, checked without importing TensorFlow (fast).
+
+    A GPU the driver lists in ``/proc`` counts. On Colab, ``COLAB_GPU`` decides: Colab sets it
+    to ``1`` on GPU runtimes and ``0`` on CPU runtimes, whose image may still carry
+    ``nvidia-smi``, so ``0`` (or an empty value) means no GPU. Elsewhere an ``nvidia-smi`` on the
+    PATH counts as a GPU.
+    """
+    if NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir()):
         return True
-    return bool(os.environ.get("COLAB_GPU")) or shutil.which("nvidia-smi") is not None
+    colab_gpu = os.environ.get("COLAB_GPU")
+    if colab_gpu is not None:
+        return colab_gpu.strip().lower() not in {"", "0", "false", "no", "off"}
+    return shutil.which("nvidia-smi") is not None
 
 
 def mode() -> str:

@@ -11,6 +11,8 @@ Authoring::
 
 The Colab badge and setup cell are inserted first and rewritten from ``course.toml`` by
 ``make colab`` (``python -m dlcourse.tools.nbtools colab``), so the repository URL is one setting.
+Until the course is published (``published = false`` in ``course.toml``) that URL is a
+placeholder and ``make colab`` refuses to run.
 """
 
 from __future__ import annotations
@@ -73,6 +75,30 @@ def course_settings(root: Path | None = None) -> dict:
     root = root or find_root()
     with open(root / ROOT_MARKER, "rb") as handle:
         return tomllib.load(handle)["course"]
+
+
+class NotPublished(RuntimeError):
+    """``course.toml`` does not name a published repository: Colab links would not work."""
+
+
+def published_settings(root: Path | None = None) -> dict:
+    """The course settings, if they name a published GitHub repository; else ``NotPublished``."""
+    root = root or find_root()
+    settings = course_settings(root)
+    where = root / ROOT_MARKER
+    repo = str(settings.get("repo", "")).strip()
+    if settings.get("published") is not True:
+        raise NotPublished(
+            f"{where}: the course is not published yet (published = {str(settings.get('published', 'missing')).lower()}), "
+            f"so repo = {repo!r} is a placeholder and Colab badges and setup cells written from it would 404.\n"
+            "Once the repository is public: set repo and branch to it and published = true in course.toml, "
+            "then run `make colab` again. Nothing was changed."
+        )
+    if not repo.startswith("https://github.com/") or _github_slug(repo).count("/") != 1:
+        raise NotPublished(f"{where}: repo = {repo!r} is not a GitHub repository URL (https://github.com/OWNER/NAME). Nothing was changed.")
+    if not str(settings.get("branch", "")).strip():
+        raise NotPublished(f"{where}: branch is empty. Nothing was changed.")
+    return settings
 
 
 def _github_slug(repo_url: str) -> str:
@@ -151,9 +177,13 @@ def colab_path_for(path: Path, root: Path) -> str:
 
 
 def rewrite_colab_cells(root: Path | None = None) -> list[Path]:
-    """Rewrite badge and setup cells of every lecture and solution notebook from course.toml."""
+    """Rewrite badge and setup cells of every lecture and solution notebook from course.toml.
+
+    Refuses (``NotPublished``, before touching any notebook) while course.toml does not mark
+    the course as published.
+    """
     root = root or find_root()
-    settings = course_settings(root)
+    settings = published_settings(root)
     changed = []
     for path in sorted([*root.glob("lectures/**/*.ipynb"), *root.glob("solutions/**/*.ipynb")]):
         if ".ipynb_checkpoints" in path.parts:
@@ -181,7 +211,12 @@ def strip_outputs(path: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["colab"]:
-        for path in rewrite_colab_cells():
+        try:
+            changed = rewrite_colab_cells()
+        except NotPublished as refusal:
+            print(f"make colab: {refusal}", file=sys.stderr)
+            return 1
+        for path in changed:
             print(f"rewrote Colab cells in {path}")
         return 0
     if args[:1] == ["strip"]:
