@@ -36,8 +36,11 @@ env: $(STAMP)
 lab: env
 	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS)
 
+# Two phases: unit tests and notebooks spread over $(JOBS) xdist workers, then the grader tests,
+# whose nbgrader batches a pool of $(JOBS) threads runs longest first (grader_tests/batches.py).
 test: env
-	DLCOURSE_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
+	DLCOURSE_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) tests $(PYTEST_ARGS)
+	DLCOURSE_OFFLINE=1 JOBS=$(JOBS) $(BIN)/python -m pytest grader_tests $(PYTEST_ARGS)
 
 unit: env
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
@@ -46,7 +49,7 @@ notebooks: env
 	DLCOURSE_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) tests/test_notebooks.py $(PYTEST_ARGS)
 
 grader-tests: env
-	DLCOURSE_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) grader_tests $(PYTEST_ARGS)
+	DLCOURSE_OFFLINE=1 JOBS=$(JOBS) $(BIN)/python -m pytest grader_tests $(PYTEST_ARGS)
 
 release: env
 	@for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment $$a --force || exit 1; done

@@ -21,6 +21,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     from dlcourse.tools import reports
 
+    paths = sorted({str(a).split("/")[0].split("::")[0] for a in config.args}) or ["all"]
+    reports.record("phases", "pytest " + " ".join(paths), {
+        "seconds": round(time.time() - config._dlcourse_started, 1), "exit_status": int(exitstatus),
+        "passed": len(terminalreporter.stats.get("passed", [])), "failed": len(terminalreporter.stats.get("failed", []))})
+    for kind in ("phases", "grading-units"):
+        reports.merge(kind, config._dlcourse_started)
     for kind, key in (("notebooks", "seconds"), ("grading", "seconds_per_submission_max")):
         report = reports.merge(kind, config._dlcourse_started)
         if report.get("items"):

@@ -8,6 +8,7 @@ import csv
 import json
 import shutil
 
+import nbformat
 import pytest
 
 from dlcourse.grader import classroom
@@ -19,20 +20,32 @@ CORRECT = ["ada_byron", "alan_turing", "grace_hopper", "claude_shannon"]
 REPAIRED = ["colab_stripped", "deleted_test", "renamed_id"]  # full marks only because intake repaired them
 MISNAMED = ["wrong_name", "two_notebooks"]
 UNREADABLE = ["broken_json", "empty_file"]
-STATIC_ATTACKS = ["mallory_rebind_checks", "mallory_patch_numpy", "mallory_os_exit"]
-OTHER_ATTACKS = ["mallory_read_solutions", "mallory_skip_execution_tag"]
+ATTACKS = ["mallory_rebind_checks", "mallory_patch_numpy_through_alias", "mallory_forged_answers",
+           "mallory_search_disk_for_solutions", "mallory_skip_execution_tag"]
 
 
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
-    course = g.new_course(tmp_path_factory.mktemp("classroom") / "course", [AID])
+def demo_class_job(base):
+    """The heavy part, run by the grading pool of conftest.py next to the assignment batches."""
+    course = g.new_course(base / "classroom" / "course", [AID])
     shutil.copytree(g.course_root() / "grader_tests" / "cases", course / "grader_tests" / "cases")
     shutil.copy(g.course_root() / "grader_tests" / "attacks.py", course / "grader_tests" / "attacks.py")
-    g.generate(course, AID)
+    # as on a fresh clone: the committed release, no gradebook (dlcourse grade must register it)
+    shutil.copytree(g.course_root() / "assignments" / AID, course / "assignments" / AID)
     zip_path = course.parent / "class.zip"
     names = write_class(AID, zip_path, root=course)
     summary = classroom.grade(AID, zip_path, root=course)
     return course, names, summary
+
+
+@pytest.fixture(scope="module")
+def graded_class(pool):
+    return pool.job("demo-class")
+
+
+def _first_test(course):
+    source = nbformat.read(course / "solutions" / AID / f"{AID}.ipynb", as_version=4)
+    first_answer = next(i for i, c in enumerate(source.cells) if g.is_solution(c))
+    return next(g.grade_id(c) for c in source.cells[first_answer:] if g.is_test(c))
 
 
 @pytest.mark.slow
@@ -67,13 +80,12 @@ def test_unreadable_submissions_get_zero_and_say_why(graded_class):
 
 @pytest.mark.slow
 def test_attacks_lose_the_attacked_cells_and_are_reported(graded_class):
-    _, _, summary = graded_class
+    course, _, summary = graded_class
     students = summary["students"]
-    for student in STATIC_ATTACKS + OTHER_ATTACKS:
-        assert students[student]["scores"]["test_process_tweet"] == 0, (student, students[student])
+    first = _first_test(course)
+    for student in ATTACKS:
+        assert students[student]["scores"][first] == 0, (student, students[student])
         assert students[student]["total"] == students["mallory_rebind_checks"]["total"] < summary["max_points"]
-    for student in STATIC_ATTACKS:
-        assert any(n.startswith("refused cell") for n in students[student]["notes"]), students[student]["notes"]
     killed = students["mallory_kernel_killed"]
     assert any(n.startswith("kernel died") for n in killed["notes"]) and 0 < killed["total"] < summary["max_points"]
 
@@ -90,4 +102,4 @@ def test_outputs_csv_feedback_and_figure(graded_class):
         assert (course / "feedback" / student / AID / f"{AID}.html").exists(), student
     assert (course / "reports" / f"grades-{AID}.png").stat().st_size > 10_000
     saved = json.loads((course / "reports" / f"grades-{AID}.json").read_text())
-    assert saved["pass_rate"]["test_process_tweet"] < saved["pass_rate"]["test_sigmoid"] <= 1
+    assert saved["pass_rate"][_first_test(course)] < 1

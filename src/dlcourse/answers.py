@@ -96,7 +96,7 @@ def _encode_array(array) -> dict:
     if array.size > MAX_ELEMENTS:
         return {"__too_large__": {"type": "ndarray", "shape": list(array.shape)}}
     if array.dtype.kind in _NUMERIC_KINDS:
-        array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+        array = np.array(array, dtype=array.dtype.newbyteorder("<"), order="C")  # keeps 0-d shapes
         return {"__ndarray__": {"dtype": array.dtype.str, "shape": list(array.shape),
                                 "bytes": base64.b64encode(array.tobytes()).decode("ascii")}}
     if array.dtype.kind == "U":
@@ -179,7 +179,14 @@ def _decode_array(spec: dict):
 
 
 def decode(data: Any) -> Any:
-    """The value :func:`encode` wrote (plain data only; unknown tags are refused)."""
+    """The value :func:`encode` wrote (plain data only; unknown tags are refused with ValueError)."""
+    try:
+        return _decode(data)
+    except (KeyError, TypeError, AttributeError, IndexError) as error:
+        raise ValueError(f"malformed encoded value ({type(error).__name__}: {error})") from None
+
+
+def _decode(data: Any) -> Any:
     if data is None or isinstance(data, (bool, int, float, str)):
         return data
     if isinstance(data, list):

@@ -18,7 +18,8 @@ import nbformat
 
 from . import nbgrading as g
 
-ATTACKS = ("rebind_checks", "patch_numpy", "skip_execution_tag", "os_exit", "read_solutions", "kernel_killed")
+ATTACKS = ("rebind_checks", "patch_numpy_through_alias", "skip_execution_tag", "forged_answers",
+           "search_disk_for_solutions", "kernel_killed")
 
 
 def _folder(i: int, name: str) -> str:

@@ -1,0 +1,188 @@
+"""The grading work of the grader tests, planned as units and run by a pool, once per session.
+
+A unit is one scratch nbgrader course graded in one ``nbgrader autograde`` batch: part of an
+assignment's submissions (the reference solution, the blank release, the known-wrong and
+must-keep-full-marks cases of cases/<aid>.toml, and, for the representative assignments in
+ATTACKED, the control and the attacks of attacks.py). Every unit also grades the solution, so
+the solution is graded at least twice, in separate batches: the determinism check. Units are
+sized to about CHUNK submissions and run longest first by JOBS worker threads, each driving its
+own nbgrader processes, so no core waits on another's lock; the tests only read the results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import time
+import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from attacks import Attack, attacks, control
+from dlcourse.grader import nbgrading as g
+from dlcourse.tools import reports
+
+ROOT = g.course_root()
+ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+CASES_DIR = Path(__file__).parent / "cases"
+# The pipeline attacks run on one NumPy-and-TensorFlow assignment; Keras-model attacks (a model
+# class from the notebook overriding fit/evaluate) are known-wrong cases of a01.
+ATTACKED = ("a00",)
+CHUNK = 9  # submissions per unit besides the solution
+GRADE_BUDGET_S = 45  # per submission, quick grading budget (README, "Grading")
+# The endless-loop attack waits for the per-cell timeout; 30 s instead of the course's 120 s keeps
+# the suite short: with trusted judging no kernel cell trains a graded model.
+CELL_TIMEOUT_S = "30"
+JOBS = int(os.environ.get("JOBS", "2"))
+SECONDS_PER_SUBMISSION = {"a00": 15, "a01": 25, "a05": 6}  # measured (reports/grading.json); for ordering only
+
+
+def notebooks(folder: Path) -> dict[str, nbformat.NotebookNode]:
+    return {p.name: nbformat.read(p, as_version=4) for p in sorted(folder.glob("*.ipynb"))}
+
+
+@dataclass
+class Unit:
+    aid: str
+    name: str
+    students: dict[str, g.Case | None]  # None: the blank release
+    feedback: bool = False
+
+    @property
+    def cost(self) -> float:
+        """Rough seconds, to start the longest units first."""
+        per = SECONDS_PER_SUBMISSION.get(self.aid, 15)
+        return per * len(self.students) + (int(CELL_TIMEOUT_S) if "attack-infinite_loop" in self.students else 0)
+
+
+@dataclass
+class Plan:
+    aid: str
+    source: dict[str, nbformat.NotebookNode]
+    cases: list[g.Case]
+    attacks: dict[str, Attack]
+    units: list[Unit] = field(default_factory=list)
+
+
+def plan(aid: str) -> Plan:
+    source = notebooks(ROOT / "solutions" / aid)
+    main = source[f"{aid}.ipynb"]
+    cases = g.load_cases(CASES_DIR / f"{aid}.toml")
+    found = {a.case.name: a for a in attacks(main, aid)} if aid in ATTACKED else {}
+    others: dict[str, g.Case | None] = {"blank": None}
+    others.update({f"wrong-{c.name}": c for c in cases})
+    if found:
+        others["control"] = control(main, aid)
+        others.update({f"attack-{name}": a.case for name, a in found.items()})
+    names = list(others)
+    chunks = [names[i:i + CHUNK] for i in range(0, len(names), CHUNK)] or [[]]
+    if len(chunks) == 1:
+        chunks.append([])  # a second batch with the solution alone: grading twice
+    units = []
+    for i, chunk in enumerate(chunks):
+        students = {"solution": g.Case("solution", "", {})} | {s: others[s] for s in chunk}
+        units.append(Unit(aid, f"{aid}-{i}", students, feedback=any(s.startswith("attack-") for s in chunk) or i == 0))
+    return Plan(aid, source, cases, found, units)
+
+
+def _submission(plan_: Plan, release: dict, case: g.Case | None) -> dict:
+    main = f"{plan_.aid}.ipynb"
+    if case is None:
+        return release
+    subs = {}
+    for name in release:
+        if name == main:
+            subs[name] = case.apply(release[name], plan_.source[name])
+        else:
+            ids = {g.grade_id(c) for c in plan_.source[name].cells if g.is_solution(c)}
+            subs[name] = g.make_submission(release[name], plan_.source[name],
+                                           {k: v for k, v in case.replace.items() if k in ids})
+    return subs
+
+
+def grade_unit(plan_: Plan, unit: Unit, base: Path) -> dict:
+    """Grade one unit in its own scratch course; everything the tests need, as plain data."""
+    course = base / unit.name
+    shutil.rmtree(course, ignore_errors=True)
+    g.new_course(course, [unit.aid])
+    release = notebooks(g.generate(course, unit.aid))
+    for student, case in unit.students.items():
+        g.submit(course, unit.aid, student, _submission(plan_, release, case))
+    started = time.time()
+    seconds = g.autograde(course, unit.aid, check=False)
+    scores = {}
+    for student in unit.students:
+        try:
+            scores[student] = g.scores(course, unit.aid, student)
+        except Exception as error:  # noqa: BLE001 - reported by the tests, not here
+            scores[student] = {"__error__": repr(error)}
+    result = {"unit": unit.name, "course": str(course), "scores": scores, "seconds": seconds,
+              "wall_s": round(time.time() - started, 2), "feedback_error": None}
+    if unit.feedback:
+        try:
+            g.nbgrader(["generate_feedback", unit.aid, "--force"], course)
+        except RuntimeError as error:
+            result["feedback_error"] = str(error)[-3000:]
+    (course / "result.json").write_text(json.dumps(result, indent=1))
+    reports.record("grading-units", unit.name, {"assignment": unit.aid, "submissions": len(unit.students),
+                                                 "wall_s": result["wall_s"]})
+    return result
+
+
+class Pool:
+    """Runs every unit of every assignment once; ``result(aid)`` merges an assignment's units."""
+
+    def __init__(self, base: Path, assignments=ASSIGNMENTS, extra_jobs: dict | None = None):
+        os.environ.setdefault("DLCOURSE_CELL_TIMEOUT", CELL_TIMEOUT_S)
+        self.base = base
+        self.plans = {aid: plan(aid) for aid in assignments}
+        self.executor = ThreadPoolExecutor(max_workers=JOBS, thread_name_prefix="grading")
+        jobs = [(unit.cost, unit.name, (lambda p=p, u=unit: grade_unit(p, u, base)))
+                for p in self.plans.values() for unit in p.units]
+        jobs += [(cost, name, fn) for name, (cost, fn) in (extra_jobs or {}).items()]
+        self.futures: dict[str, Future] = {}
+        for _, name, fn in sorted(jobs, key=lambda j: -j[0]):
+            self.futures[name] = self.executor.submit(_traced, fn)
+
+    def job(self, name: str):
+        outcome = self.futures[name].result()
+        if isinstance(outcome, str):
+            raise RuntimeError(f"grading job {name} failed:\n{outcome}")
+        return outcome
+
+    def result(self, aid: str) -> dict:
+        units = [self.job(u.name) for u in self.plans[aid].units]
+        merged = {"scores": {}, "seconds": {}, "courses": {}, "solution_runs": [], "feedback_errors": {}}
+        for r in units:
+            for student, score in r["scores"].items():
+                if student == "solution":
+                    merged["solution_runs"].append(score)
+                merged["scores"].setdefault(student, score)
+                merged["courses"].setdefault(student, r["course"])
+            for student, s in r["seconds"].items():
+                merged["seconds"][student if student != "solution" else f"solution@{r['unit']}"] = s
+            if r["feedback_error"]:
+                merged["feedback_errors"][r["unit"]] = r["feedback_error"]
+        return merged
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _traced(fn):
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - the tests report it
+        return traceback.format_exc()
+
+
+def timing_entry(aid: str, merged: dict) -> dict:
+    per = list(merged["seconds"].values())
+    return {"submissions": len(per), "seconds_per_submission_median": round(statistics.median(per), 2),
+            "seconds_per_submission_max": round(max(per), 2), "budget_s": GRADE_BUDGET_S,
+            "seconds": merged["seconds"]}

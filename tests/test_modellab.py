@@ -1,0 +1,62 @@
+"""The model worker rebuilds only built-in Keras architectures, and answers plain numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcourse import answers as A
+from dlcourse.grader import modellab
+
+keras = pytest.importorskip("keras")
+
+
+def small_model():
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(2)])
+
+
+def test_built_in_architectures_pass_the_allowlist():
+    modellab.check_config(small_model().to_json())
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(2, 3)(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    outputs = keras.layers.Dense(10)(keras.layers.Flatten()(x))
+    modellab.check_config(keras.Model(inputs, outputs).to_json())
+
+
+def test_code_carrying_or_notebook_classes_are_refused():
+    with_lambda = keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda x: x * 2)])
+    with pytest.raises(modellab.RefusedModel, match="Lambda"):
+        modellab.check_config(with_lambda.to_json())
+
+    class Cheat(keras.Sequential):
+        def evaluate(self, *args, **kwargs):
+            return [0.0, 1.0]
+
+    cheat = Cheat([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(modellab.RefusedModel, match="built-in Keras"):
+        modellab.check_config(cheat.to_json())
+    with pytest.raises(modellab.RefusedModel, match="not valid JSON"):
+        modellab.check_config("{not json")
+
+
+@pytest.mark.slow
+def test_worker_inspects_with_given_weights_and_survives_bad_requests(monkeypatch):
+    monkeypatch.setenv("DLCOURSE_SANDBOX", "off")  # the sandboxed worker is covered by the grader tests
+    model = small_model()
+    weights = [np.full(w.shape, 0.1, np.float32) for w in model.get_weights()]
+    x = np.ones((2, 4), np.float32)
+    model.set_weights(weights)
+    lab = modellab.Lab()
+    try:
+        reply = lab.request("inspect", config=model.to_json(), inputs=A.encode(x), weights=[A.encode(w) for w in weights])
+        ok = reply["ok"]
+        assert ok["params"] == 4 * 3 + 3 + 3 * 2 + 2 and ok["class_name"] == "Sequential"
+        assert ok["layers"] == ["Dense", "Dense"]
+        np.testing.assert_allclose(A.decode(ok["outputs"]), model(x).numpy(), rtol=1e-6)
+        assert "refused" in lab.request("inspect", config='{"module": "os", "class_name": "system", "config": {}}')
+        assert "error" in lab.request("nonsense")
+        again = lab.request("inspect", config=model.to_json())
+        assert again["ok"]["params"] == ok["params"]
+    finally:
+        lab.close()
