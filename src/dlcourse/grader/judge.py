@@ -30,7 +30,7 @@ import shutil
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from .. import answers as A
 from ..checks import check_close, check_equal
@@ -300,6 +300,3 @@ try:
 except ImportError:  # pragma: no cover - nbgrader is part of the grading extra
     JudgedExecute = None  # type: ignore[assignment,misc]
 
-
-def cell_ids(cases: Iterable[Case]) -> list[str]:
-    return [c.name for c in cases]
