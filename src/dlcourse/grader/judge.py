@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import json
 import shutil
 import traceback
@@ -133,11 +134,14 @@ def _describe(value) -> str:
 
 
 def _run(check, out: Outcome, label: str) -> None:
+    """Checks take ``(outcome, label)``, or just ``(outcome)`` when they name things themselves."""
     try:
+        takes_label = len(inspect.signature(check).parameters) >= 2
+    except (TypeError, ValueError):
+        takes_label = True
+    if takes_label:
         check(out, label)
-    except TypeError as error:
-        if "positional argument" not in str(error):
-            raise
+    else:
         check(out)
 
 
