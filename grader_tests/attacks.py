@@ -145,12 +145,17 @@ def {fn}(*args, **kwargs):
 """,
     ),
     "forged_answers": (
-        "replaces the answers channel and also emits a forged answers bundle for the test cell",
+        "replaces the answers channel for the attacked test cell (other cells pass through) and also "
+        "emits a forged answers bundle for it",
         WRONG + """import dlcourse.answers as _answers
 from IPython.display import display as _display
 
+_real_submit = _answers.submit_answers
+
 
 def _forge(cell, **functions):
+    if cell != "{test}":
+        return _real_submit(cell, **functions)
     calls = _answers.grader_inputs(cell) or []
     fake = {{"cell": cell, "answers": [{{"value": _answers.encode(1.0)}} for _ in calls]}}
     _display({{_answers.MIME: fake}}, raw=True)
