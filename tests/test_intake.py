@@ -275,7 +275,7 @@ def test_a01_stripped_with_a_deleted_test(tmp_path):
     release = _load("assignments/a01/a01.ipynb")
     nb = copy.deepcopy(release)
     nb.cells[index(nb, "build_cnn")].source = "PARAM_CAP = 40_000\n\ndef build_cnn():\n    return None"
-    at = index(nb, "test_build_cnn")
+    at = index(nb, "test_cnn_builds")
     del nb.cells[at]
     for cell in nb.cells:
         cell.metadata.pop("nbgrader", None)
@@ -283,7 +283,7 @@ def test_a01_stripped_with_a_deleted_test(tmp_path):
     assert gids(out) == gids(release)
     assert out.cells[at - 1].source.endswith("return None")
     assert out.cells[at].source == release.cells[at].source
-    assert report.problems[-1] == "test cell 'test_build_cnn' is missing"
+    assert report.problems[-1] == "test cell 'test_cnn_builds' is missing"
 
 
 def test_format_report(tmp_path, release, filled):
