@@ -36,6 +36,8 @@ def test_code_carrying_or_notebook_classes_are_refused():
     cheat = Cheat([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(modellab.RefusedModel, match="built-in Keras"):
         modellab.check_config(cheat.to_json())
+    with pytest.raises(modellab.RefusedModel, match="built-in Keras"):  # no module: not resolved by name
+        modellab.check_config('{"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {}}]}}')
     with pytest.raises(modellab.RefusedModel, match="not valid JSON"):
         modellab.check_config("{not json")
 
