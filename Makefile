@@ -38,9 +38,11 @@ lab: env
 
 # Two phases: unit tests and notebooks spread over $(JOBS) xdist workers, then the grader tests,
 # whose nbgrader batches a pool of $(JOBS) threads runs longest first (grader_tests/batches.py).
+# Both phases always run; the target fails if either failed.
 test: env
-	DLCOURSE_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) tests $(PYTEST_ARGS)
-	DLCOURSE_OFFLINE=1 JOBS=$(JOBS) $(BIN)/python -m pytest grader_tests $(PYTEST_ARGS)
+	DLCOURSE_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) tests $(PYTEST_ARGS); first=$$?; \
+	DLCOURSE_OFFLINE=1 JOBS=$(JOBS) $(BIN)/python -m pytest grader_tests $(PYTEST_ARGS); second=$$?; \
+	test $$first -eq 0 -a $$second -eq 0
 
 unit: env
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -88,14 +88,18 @@ def test_wrap_refuses_broad_folders_and_keeps_tmp_private(tmp_path):
     marker = Path("/tmp") / f"dlcourse-test-{os.getpid()}"
     marker.write_text("other run")
     try:
-        code = "import os, sys; print(os.getcwd(), os.listdir('.'), sys.stdin.read())"
+        code = "import json, os, sys; print(json.dumps([os.getcwd(), sorted(os.listdir('.')), sys.stdin.read()]))"
         argv = sandbox.wrap([sys.executable, "-c", code], cwd=Path("/tmp"), copy_cwd=False)
         assert ("/tmp", "/tmp") not in _pairs(argv, "--ro-bind")
         proc = subprocess.run(argv, input="hello", capture_output=True, text=True, timeout=60)
     finally:
         marker.unlink()
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["/tmp", "['home']", "hello"]
+    # only home and the empty folders leading to read-only mounts under /tmp (a clone there)
+    room = ["home", *{p.relative_to("/tmp").parts[0] for p in sandbox.read_paths(Path("/tmp")) if p.is_relative_to("/tmp")}]
+    cwd, listing, given = json.loads(proc.stdout)
+    assert (cwd, given) == ("/tmp", "hello") and "home" in listing and set(listing) <= set(room), listing
+    assert marker.name not in listing
 
 
 def test_wrap_refuses_without_bwrap_and_isolation_says_why(monkeypatch, fresh_probes):
@@ -236,8 +240,11 @@ def test_kernel_runs_in_bwrap_in_its_own_folder(probed, course):
     assert probed["dlcourse"] == str(REPO / "src" / "dlcourse" / "__init__.py")
     work = course["work"].resolve()
     room = {Path(sandbox.HOME_INSIDE).name}
-    if work.is_relative_to("/tmp"):  # bwrap makes the folders leading to the private copy
-        room.add(work.relative_to("/tmp").parts[0])
+    # bwrap makes the (empty) folders leading to each mount point: the private copy, and the
+    # read-only Python environment when the clone lives under /tmp (as CI's may)
+    for path in [work, *sandbox.read_paths(work)]:
+        if path.is_relative_to("/tmp"):
+            room.add(path.relative_to("/tmp").parts[0])
     assert set(probed["tmp"]) <= room, f"/tmp must be private, shows {probed['tmp']}"
 
 
