@@ -166,14 +166,14 @@ _forge("{test}")
 """,
     ),
     "rewrite_grader_inputs": (
-        "rewrites the grader's inputs file so every call gets zeros, and answers zeros",
+        "rewrites the grader's inputs for the attacked test cell so every call gets zeros, and answers zeros",
         """import json, os
 import numpy as np
 import dlcourse.answers as _answers
 
 if os.path.exists(_answers.INPUTS):
     _all = json.load(open(_answers.INPUTS))
-    for _calls in _all.values():
+    for _calls in [_all.get("{test}", [])]:
         for _call in _calls:
             _call["args"] = [_answers.encode(np.zeros(2)) for _ in _call["args"]]
             _call["kwargs"] = {{}}

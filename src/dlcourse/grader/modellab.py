@@ -185,7 +185,11 @@ class Lab:
 
         try:
             workdir = Path(os.environ.get("TMPDIR", "/tmp"))
-            return sandbox.wrap(argv, cwd=workdir, copy_cwd=False)
+            command = sandbox.wrap(argv, cwd=workdir, copy_cwd=False)
+            # --die-with-parent kills the worker when the *thread* that started it ends (the
+            # kernel's parent-death signal is per thread), e.g. a judge's warm-up thread. The
+            # worker ends by itself when the grader's process, and so its stdin, goes away.
+            return [arg for arg in command if arg != "--die-with-parent"]
         except Exception as error:  # noqa: BLE001
             if policy == "required":
                 raise LabError(f"cannot sandbox the model worker: {error}") from error
@@ -204,34 +208,44 @@ class Lab:
             self.proc.wait()
         self.proc = None
 
+    def _ask(self, message: str) -> tuple[str, bool]:
+        """Send one request to a (fresh if needed) worker: (reply line or "", timed out)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        reply_box: list[str] = []
+
+        def talk():
+            try:
+                self.proc.stdin.write(message + "\n")
+                self.proc.stdin.flush()
+                reply_box.append(self.proc.stdout.readline())
+            except (BrokenPipeError, OSError, ValueError):
+                reply_box.append("")
+
+        thread = threading.Thread(target=talk, daemon=True)
+        thread.start()
+        thread.join(REQUEST_TIMEOUT_S)
+        line = reply_box[0] if reply_box else ""
+        if not line:
+            self.close()
+        return line, thread.is_alive()
+
     def request(self, op: str, **fields) -> dict:
-        """The worker's reply: ``{"ok": {...}}``, ``{"refused": why}`` or ``{"error": what}``."""
+        """The worker's reply: ``{"ok": {...}}``, ``{"refused": why}`` or ``{"error": what}``.
+
+        A worker that dies is replaced and the request tried once more; only replies that a
+        worker gave (or a second death) are cached, so one crash never sticks to later students."""
         message = json.dumps({"op": op, **fields}, sort_keys=True)
         key = hashlib.sha256(message.encode()).hexdigest()
         with self.lock:
             if key in self.cache:
                 return self.cache[key]
-            if self.proc is None or self.proc.poll() is not None:
-                self._start()
-            reply_box: list[str] = []
-
-            def talk():
-                try:
-                    self.proc.stdin.write(message + "\n")
-                    self.proc.stdin.flush()
-                    reply_box.append(self.proc.stdout.readline())
-                except (BrokenPipeError, OSError):
-                    reply_box.append("")
-
-            thread = threading.Thread(target=talk, daemon=True)
-            thread.start()
-            thread.join(REQUEST_TIMEOUT_S)
-            line = reply_box[0] if reply_box else ""
+            line, timed_out = self._ask(message)
+            if not line and not timed_out:
+                line, timed_out = self._ask(message)
             if not line:
-                timed_out = thread.is_alive()
-                self.close()
-                reply = {"error": f"the model worker {'ran past ' + str(REQUEST_TIMEOUT_S) + ' s' if timed_out else 'died'} "
-                                  "(a model too large for memory, or a crash)"}
+                what = f"ran past {REQUEST_TIMEOUT_S} s" if timed_out else "died twice"
+                reply = {"error": f"the model worker {what} (a model too large for memory, or a crash)"}
             else:
                 reply = json.loads(line)
             self.cache[key] = reply
