@@ -236,6 +236,11 @@ def answer_cells(source_nb) -> list[tuple[str, str]]:
     return [(g.grade_id(c), _function_name(c.source, g.grade_id(c))) for c in source_nb.cells if g.is_solution(c)]
 
 
+def first_attacked_test(source_nb) -> str:
+    """The test cell of the first answer cell: the one the attacks go after."""
+    return _first_test_after(source_nb, answer_cells(source_nb)[0][0])
+
+
 def _first_test_after(source_nb, gid: str) -> str:
     ids = [g.grade_id(c) for c in source_nb.cells]
     return next(g.grade_id(c) for c in source_nb.cells[ids.index(gid):] if g.is_test(c))

@@ -48,6 +48,11 @@ def notebooks(folder: Path) -> dict[str, nbformat.NotebookNode]:
     return {p.name: nbformat.read(p, as_version=4) for p in sorted(folder.glob("*.ipynb"))}
 
 
+def points(aid: str) -> dict[str, float]:
+    """Points of every test cell of the assignment's source notebooks."""
+    return {k: v for nb in notebooks(ROOT / "solutions" / aid).values() for k, v in g.points_by_test(nb).items()}
+
+
 @dataclass
 class Unit:
     aid: str

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 import batches
-from batches import ASSIGNMENTS, CASES_DIR, GRADE_BUDGET_S, ROOT, notebooks
+from batches import ASSIGNMENTS, CASES_DIR, GRADE_BUDGET_S, ROOT, notebooks, points
 from dlcourse.grader import judge as J
 from dlcourse.grader import nbgrading as g
 from dlcourse.tools import reports
@@ -29,9 +29,6 @@ CASES = [(a, c.name) for a in ASSIGNMENTS for c in g.load_cases(CASES_DIR / f"{a
 def _dump(nb) -> str:
     return json.dumps(nbformat.from_dict(nb), sort_keys=True, indent=1)
 
-
-def _points(aid: str) -> dict[str, float]:
-    return {k: v for nb in notebooks(ROOT / "solutions" / aid).values() for k, v in g.points_by_test(nb).items()}
 
 
 @pytest.fixture(scope="module")
@@ -128,14 +125,14 @@ def test_each_assignment_has_enough_known_wrong_and_alternative_cases(aid):
 @pytest.mark.slow
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_reference_solution_gets_full_marks(aid, merged):
-    assert merged(aid)["scores"]["solution"] == _points(aid)
+    assert merged(aid)["scores"]["solution"] == points(aid)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("aid", ASSIGNMENTS)
 def test_blank_release_scores_zero(aid, merged):
     blank = merged(aid)["scores"]["blank"]
-    assert set(blank) == set(_points(aid)), "every graded cell must be graded, even for a blank notebook"
+    assert set(blank) == set(points(aid)), "every graded cell must be graded, even for a blank notebook"
     assert sum(blank.values()) == 0, blank
 
 
@@ -174,13 +171,13 @@ def test_feedback_is_generated_and_hides_the_hidden_region(aid, merged):
 @pytest.mark.parametrize("aid,case", CASES)
 def test_known_submission_gets_exactly_its_expected_points(aid, case, merged):
     spec = next(c for c in g.load_cases(CASES_DIR / f"{aid}.toml") if c.name == case)
-    points = _points(aid)
-    unknown = set(spec.expected) - set(points)
+    top = points(aid)
+    unknown = set(spec.expected) - set(top)
     assert not unknown, f"{case}: expected scores name cells that are not test cells: {unknown}"
-    expected = {**points, **spec.expected}
+    expected = {**top, **spec.expected}
     assert merged(aid)["scores"][f"wrong-{case}"] == expected, f"{case} ({spec.why})"
     if spec.expected:  # a case without expected scores is a correct variant: full marks
-        assert sum(expected.values()) < sum(points.values()), f"{case} must lose points"
+        assert sum(expected.values()) < sum(top.values()), f"{case} must lose points"
 
 
 @pytest.mark.slow
@@ -188,8 +185,8 @@ def test_known_submission_gets_exactly_its_expected_points(aid, case, merged):
 def test_failed_cells_tell_the_student_what_was_expected(aid, case, merged):
     """A check that fails says what it expected and what the submission produced."""
     spec = next(c for c in g.load_cases(CASES_DIR / f"{aid}.toml") if c.name == case)
-    points = _points(aid)
-    failed = {cell for cell, p in spec.expected.items() if p < points[cell]}
+    top = points(aid)
+    failed = {cell for cell, p in spec.expected.items() if p < top[cell]}
     course = Path(merged(aid)["courses"][f"wrong-{case}"])
     for path in (course / "autograded" / f"wrong-{case}" / aid).glob("*.ipynb"):
         for cell in nbformat.read(path, as_version=4).cells:

@@ -13,16 +13,12 @@ import nbformat
 import pytest
 
 from attacks import expected_when_dying
-from batches import ASSIGNMENTS, ROOT, notebooks, plan
+from batches import ASSIGNMENTS, plan, points
 from batches import ATTACKED as _ATTACKED
-from dlcourse.grader import nbgrading as g
 
 ATTACKED = [aid for aid in _ATTACKED if aid in ASSIGNMENTS]
 ATTACKS = [(aid, name) for aid in ATTACKED for name in plan(aid).attacks]
 
-
-def _points(aid):
-    return {k: v for nb in notebooks(ROOT / "solutions" / aid).values() for k, v in g.points_by_test(nb).items()}
 
 
 def _autograded(result, student, aid) -> Path:
@@ -37,12 +33,12 @@ def test_attack_gets_nothing_for_the_cells_it_attacks(aid, attack, pool):
     spec = pool.plans[aid].attacks[attack]
     result = pool.result(aid)
     got = result["scores"][f"attack-{attack}"]
-    points = _points(aid)
+    top = points(aid)
     if spec.kind == "dies-at":
-        expected = expected_when_dying(pool.plans[aid].source[f"{aid}.ipynb"], spec.target, points)
+        expected = expected_when_dying(pool.plans[aid].source[f"{aid}.ipynb"], spec.target, top)
     else:
         expected = result["scores"]["control"]
-    assert sum(expected.values()) < sum(points.values()), "the attacked answer must be worth points"
+    assert sum(expected.values()) < sum(top.values()), "the attacked answer must be worth points"
     assert got == expected, f"{attack} ({spec.case.why}): expected {expected}, got {got}"
 
 

@@ -5,6 +5,18 @@ from dlcourse import data
 from dlcourse.download import DownloadError
 
 
+def fake_fetch(monkeypatch, path):
+    """Make data.fetch return ``path`` and record the URL and checksum it was asked for."""
+    seen = {}
+
+    def fetch(url, sha256, *a, **k):
+        seen.update(url=url, sha256=sha256)
+        return path
+
+    monkeypatch.setattr(data, "fetch", fetch)
+    return seen
+
+
 @pytest.fixture
 def quick(monkeypatch):
     monkeypatch.setenv("DLCOURSE_MODE", "quick")
@@ -91,13 +103,7 @@ def test_sentiment_large_full_mode_reads_imdb(monkeypatch, tmp_path):
             member = tarfile.TarInfo(name)
             member.size = len(payload)
             archive.addfile(member, io.BytesIO(payload))
-    seen = {}
-
-    def fake_fetch(url, sha256, *a, **k):
-        seen.update(url=url, sha256=sha256)
-        return path
-
-    monkeypatch.setattr(data, "fetch", fake_fetch)
+    seen = fake_fetch(monkeypatch, path)
     ds = data.load_sentiment_large()
     assert sorted(zip(ds.x_train.tolist(), ds.y_train.tolist())) == [("Awful", 0), ("Great.<br /><br />Loved it", 1)]
     assert ds.x_test.tolist() == ["Dull"] and ds.source.startswith("IMDB Large Movie Review Dataset")
@@ -156,13 +162,7 @@ def test_full_mode_uses_the_checksummed_file(monkeypatch, tmp_path):
     rng = np.random.default_rng(0)
     np.savez(path, x_train=rng.integers(0, 255, (6, 28, 28), dtype=np.uint8), y_train=np.arange(6, dtype=np.uint8),
              x_test=np.zeros((2, 28, 28), np.uint8), y_test=np.arange(2, dtype=np.uint8))
-    seen = {}
-
-    def fake_fetch(url, sha256, *a, **k):
-        seen.update(url=url, sha256=sha256)
-        return path
-
-    monkeypatch.setattr(data, "fetch", fake_fetch)
+    seen = fake_fetch(monkeypatch, path)
     ds = data.load_mnist()
     assert ds.x_train.shape == (6, 28, 28) and ds.source.startswith("Keras copy of MNIST")
     assert seen == {"url": data.MNIST.full.url, "sha256": data.MNIST.full.sha256}
