@@ -7,10 +7,21 @@ ATTACKED, the control and the attacks of attacks.py). Every unit also grades the
 the solution is graded at least twice, in separate batches: the determinism check. Units are
 sized to about CHUNK submissions and run longest first by JOBS worker threads, each driving its
 own nbgrader processes, so no core waits on another's lock; the tests only read the results.
+
+Known cases that cannot see each other are packed into one submission (``bundle``): each answer
+cell of the notebook is replaced at most once per submission, so one submission can carry a
+wrong pooling function, a correct alternative MLP and a wrong CNN at the same time. Every test
+cell is judged on its own, so each case's cells still get exactly the points that case states.
+Two cases share a submission only when they replace different answer cells, state scores for
+different test cells, touch no test cell of the other's answers, and neither one's code names a
+function the other one defines (so one fault cannot cause, or hide, the other's lost points).
+Cases that edit, delete, tag or insert cells always go alone. A submission's kernel start and
+imports cost most of its grading time, so packing cuts the suite several times over.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -32,16 +43,17 @@ ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir(
 if os.environ.get("DLCOURSE_ONLY"):  # a developer's shortcut: DLCOURSE_ONLY=a05 make grader-tests
     ASSIGNMENTS = [a for a in ASSIGNMENTS if a in os.environ["DLCOURSE_ONLY"].split(",")]
 CASES_DIR = Path(__file__).parent / "cases"
-# The pipeline attacks run on one NumPy-and-TensorFlow assignment; Keras-model attacks (a model
-# class from the notebook overriding fit/evaluate) are known-wrong cases of a01.
-ATTACKED = ("a00",)
+# The pipeline attacks run on one NumPy-only assignment (its kernel imports no TensorFlow, so 23
+# attacked submissions cost little); Keras-model attacks (a model class from the notebook
+# overriding fit/evaluate) are known-wrong cases of a01, the assignment that trains a model.
+ATTACKED = ("a05",)
 CHUNK = 9  # submissions per unit besides the solution
 GRADE_BUDGET_S = 45  # per submission, quick grading budget (README, "Grading")
 # The endless-loop attack waits for the per-cell timeout; 30 s instead of the course's 120 s keeps
 # the suite short: with trusted judging no kernel cell trains a graded model.
 CELL_TIMEOUT_S = "30"
 JOBS = int(os.environ.get("JOBS", "2"))
-SECONDS_PER_SUBMISSION = {"a00": 15, "a01": 25, "a05": 6}  # measured (reports/grading.json); for ordering only
+SECONDS_PER_SUBMISSION = {"a00": 15, "a01": 20, "a05": 7}  # measured (reports/ci.json); for ordering only
 
 
 def notebooks(folder: Path) -> dict[str, nbformat.NotebookNode]:
@@ -74,6 +86,76 @@ class Plan:
     cases: list[g.Case]
     attacks: dict[str, Attack]
     units: list[Unit] = field(default_factory=list)
+    student_of: dict[str, str] = field(default_factory=dict)  # case name -> submission carrying it
+    bundles: dict[str, list[g.Case]] = field(default_factory=dict)  # submission -> its cases
+
+
+def _tests_of_answers(source: dict[str, nbformat.NotebookNode]) -> dict[str, set[str]]:
+    """Answer cell -> the test cells that follow it, up to the next answer cell."""
+    out: dict[str, set[str]] = {}
+    for nb in source.values():
+        current = None
+        for cell in nb.cells:
+            if g.is_solution(cell):
+                current = g.grade_id(cell)
+                out[current] = set()
+            elif g.is_test(cell) and current:
+                out[current].add(g.grade_id(cell))
+    return out
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """(functions and classes the code defines, names it uses)."""
+    tree = ast.parse(source)
+    defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    defined |= {t.id for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    used |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    return defined, used
+
+
+def bundle(cases: list[g.Case], source: dict[str, nbformat.NotebookNode]) -> list[list[g.Case]]:
+    """Pack cases into as few submissions as the rules of the module docstring allow (first fit)."""
+    tests = _tests_of_answers(source)
+
+    def footprint(case: g.Case) -> tuple[set[str], set[str], set[str], set[str]]:
+        cells = set(case.replace)
+        judged = set(case.expected) | {t for gid in case.replace for t in tests.get(gid, ())}
+        defined, used = set(), set()
+        for code in case.replace.values():
+            d, u = _names(code)
+            defined |= d
+            used |= u
+        return cells, judged, defined, used
+
+    def compatible(a, b) -> bool:
+        return (not a[0] & b[0] and not a[1] & b[1]
+                and not (a[2] - {"_"}) & b[3] and not (b[2] - {"_"}) & a[3])
+
+    bins: list[tuple[list[g.Case], list[tuple]]] = []
+    for case in cases:
+        structural = case.edit or case.delete or case.tags or case.insert_after
+        fp = footprint(case)
+        home = None if structural else next(
+            (b for b in bins if b[1] and all(compatible(fp, other) for other in b[1])), None)
+        if home is None:
+            bins.append(([case], [] if structural else [fp]))
+        else:
+            home[0].append(case)
+            home[1].append(fp)
+    return [members for members, _ in bins]
+
+
+def _merged_case(name: str, members: list[g.Case]) -> g.Case:
+    if len(members) == 1:
+        return members[0]
+    replace: dict[str, str] = {}
+    expected: dict[str, float] = {}
+    for case in members:
+        replace.update(case.replace)
+        expected.update(case.expected)
+    return g.Case(name, "; ".join(c.name for c in members), replace, expected)
 
 
 def plan(aid: str) -> Plan:
@@ -82,7 +164,11 @@ def plan(aid: str) -> Plan:
     cases = g.load_cases(CASES_DIR / f"{aid}.toml")
     found = {a.case.name: a for a in attacks(main, aid)} if aid in ATTACKED else {}
     others: dict[str, g.Case | None] = {"blank": None}
-    others.update({f"wrong-{c.name}": c for c in cases})
+    bundles: dict[str, list[g.Case]] = {}
+    for members in bundle(cases, source):
+        student = f"wrong-{members[0].name}" if len(members) == 1 else f"cases-{len(bundles)}"
+        bundles[student] = members
+        others[student] = _merged_case(student, members)
     if found:
         others["control"] = control(main, aid)
         others.update({f"attack-{name}": a.case for name, a in found.items()})
@@ -94,7 +180,8 @@ def plan(aid: str) -> Plan:
     for i, chunk in enumerate(chunks):
         students = {"solution": g.Case("solution", "", {})} | {s: others[s] for s in chunk}
         units.append(Unit(aid, f"{aid}-{i}", students, feedback=any(s.startswith("attack-") for s in chunk) or i == 0))
-    return Plan(aid, source, cases, found, units)
+    student_of = {c.name: student for student, members in bundles.items() for c in members}
+    return Plan(aid, source, cases, found, units, student_of, bundles)
 
 
 def _submission(plan_: Plan, release: dict, case: g.Case | None) -> dict:

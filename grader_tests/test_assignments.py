@@ -167,28 +167,52 @@ def test_feedback_is_generated_and_hides_the_hidden_region(aid, merged):
         assert "checks passed" in text, f"{page} does not show the grader's verdicts"
 
 
+def _spec(aid: str, case: str) -> g.Case:
+    return next(c for c in g.load_cases(CASES_DIR / f"{aid}.toml") if c.name == case)
+
+
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_cases_are_packed_only_with_cases_they_cannot_affect(aid):
+    """Each case is graded exactly once, and cases sharing a submission replace different answer
+    cells and state scores for different test cells (batches.bundle)."""
+    grading = batches.plan(aid)
+    assert sorted(grading.student_of) == sorted(c.name for c in grading.cases)
+    for student, members in grading.bundles.items():
+        replaced = [gid for c in members for gid in c.replace]
+        stated = [gid for c in members for gid in c.expected]
+        assert len(replaced) == len(set(replaced)), f"{student} replaces a cell twice: {[c.name for c in members]}"
+        assert len(stated) == len(set(stated)), f"{student} states a cell's score twice: {[c.name for c in members]}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("aid,case", CASES)
-def test_known_submission_gets_exactly_its_expected_points(aid, case, merged):
-    spec = next(c for c in g.load_cases(CASES_DIR / f"{aid}.toml") if c.name == case)
+def test_known_submission_gets_exactly_its_expected_points(aid, case, merged, pool):
+    spec = _spec(aid, case)
     top = points(aid)
     unknown = set(spec.expected) - set(top)
     assert not unknown, f"{case}: expected scores name cells that are not test cells: {unknown}"
-    expected = {**top, **spec.expected}
-    assert merged(aid)["scores"][f"wrong-{case}"] == expected, f"{case} ({spec.why})"
+    student = pool.plans[aid].student_of[case]
+    bundle = pool.plans[aid].bundles[student]
+    expected = {**top, **{k: v for c in bundle for k, v in c.expected.items()}}
+    got = merged(aid)["scores"][student]
+    mine = {k: got.get(k) for k in spec.expected}
+    assert mine == spec.expected, f"{case} ({spec.why}): expected {spec.expected}, got {mine}"
+    assert got == expected, (f"{case} shares submission {student} with {[c.name for c in bundle]}; "
+                             f"expected {expected}, got {got}")
     if spec.expected:  # a case without expected scores is a correct variant: full marks
-        assert sum(expected.values()) < sum(top.values()), f"{case} must lose points"
+        assert sum({**top, **spec.expected}.values()) < sum(top.values()), f"{case} must lose points"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("aid,case", CASES)
-def test_failed_cells_tell_the_student_what_was_expected(aid, case, merged):
+def test_failed_cells_tell_the_student_what_was_expected(aid, case, merged, pool):
     """A check that fails says what it expected and what the submission produced."""
-    spec = next(c for c in g.load_cases(CASES_DIR / f"{aid}.toml") if c.name == case)
+    spec = _spec(aid, case)
     top = points(aid)
     failed = {cell for cell, p in spec.expected.items() if p < top[cell]}
-    course = Path(merged(aid)["courses"][f"wrong-{case}"])
-    for path in (course / "autograded" / f"wrong-{case}" / aid).glob("*.ipynb"):
+    student = pool.plans[aid].student_of[case]
+    course = Path(merged(aid)["courses"][student])
+    for path in (course / "autograded" / student / aid).glob("*.ipynb"):
         for cell in nbformat.read(path, as_version=4).cells:
             if g.grade_id(cell) in failed:
                 errors = [o for o in cell.outputs if o.output_type == "error"]

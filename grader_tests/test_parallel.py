@@ -1,7 +1,7 @@
 """Parallel autograding on a shared PostgreSQL gradebook gives exactly the serial scores.
 
-One scratch a05 course (quick to grade) with six submissions: the reference solution, the blank
-release and four known-wrong cases. It is graded twice, in two copies of the course directory:
+One scratch a05 course (quick to grade) with four submissions: the reference solution, the blank
+release and two known-wrong cases. It is graded twice, in two copies of the course directory:
 serially (one `nbgrader autograde a05` batch on the course's SQLite gradebook, as
 nbgrading.autograde does) and by dlcourse.grader.parallel with two workers on a throwaway PostgreSQL
 server. Needs PostgreSQL's server binaries: skipped without them, unless
@@ -23,7 +23,7 @@ from dlcourse.tools import reports
 
 ROOT = g.course_root()
 AID = "a05"
-WRONG_CASES = 4
+WRONG_CASES = 2
 WORKERS = 2
 
 
