@@ -181,3 +181,69 @@ def test_manifest_is_up_to_date():
 
     committed = (course_root() / "datasets" / "MANIFEST.md").read_text()
     assert committed == manifest.render(), "datasets/MANIFEST.md is stale: run `make manifest`"
+
+
+# ---------------------------------------------------------------- Fashion-MNIST
+def _idx(array: np.ndarray) -> bytes:
+    import gzip
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+
+def _deb(files: dict[str, bytes]) -> bytes:
+    """A Debian package the way dpkg-deb builds one: ar archive of debian-binary, control, data."""
+    import io
+    import tarfile
+
+    tar_bytes = io.BytesIO()
+    with tarfile.open(fileobj=tar_bytes, mode="w:xz") as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo("./" + name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    out = b"!<arch>\n"
+    for name, content in (("debian-binary", b"2.0\n"), ("control.tar.xz", b"x"), ("data.tar.xz", tar_bytes.getvalue())):
+        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(content):<10}`\n".encode() + content
+        out += b"\n" if len(content) % 2 else b""
+    return out
+
+
+def test_fashion_mnist_reads_the_debian_archive(monkeypatch, tmp_path, capsys):
+    """The full-mode path (download the .deb, unpack, check, parse idx) on a small package."""
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    arrays = {"train-images-idx3-ubyte.gz": rng.integers(0, 256, (6, 28, 28)),
+              "train-labels-idx1-ubyte.gz": np.arange(6) % 10,
+              "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (3, 28, 28)),
+              "t10k-labels-idx1-ubyte.gz": np.array([9, 0, 3])}
+    files = {name: _idx(a) for name, a in arrays.items()}
+    monkeypatch.setattr(data, "FASHION_MNIST_FILES", {n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
+    monkeypatch.setattr(data, "FASHION_MNIST_DIR", "no/such/dir/in/tests")
+    deb = tmp_path / "fm.deb"
+    deb.write_bytes(_deb({f"no/such/dir/in/tests/{n}": b for n, b in files.items()}))
+    seen = fake_fetch(monkeypatch, deb)
+    monkeypatch.setenv("DLCOURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("DLCOURSE_MODE", "full")
+    monkeypatch.delenv("DLCOURSE_OFFLINE", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    fm = data.load_fashion_mnist()
+    assert seen, "full mode must download the archive when it is not cached"
+    np.testing.assert_array_equal(fm.x_train, arrays["train-images-idx3-ubyte.gz"])
+    np.testing.assert_array_equal(fm.y_test, [9, 0, 3])
+    assert fm.x_train.dtype == np.uint8 and fm.class_names[9] == "Ankle boot"
+    assert "fashion_mnist" in capsys.readouterr().out
+    # now cached: quick mode and offline read the extracted files without downloading
+    monkeypatch.setenv("DLCOURSE_MODE", "quick")
+    monkeypatch.setenv("DLCOURSE_OFFLINE", "1")
+    monkeypatch.setattr(data, "fetch", lambda *a, **k: pytest.fail("must not download"))
+    np.testing.assert_array_equal(data.load_fashion_mnist().y_train, arrays["train-labels-idx1-ubyte.gz"])
+
+
+def test_fashion_mnist_offline_without_cache_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "FASHION_MNIST_DIR", "no/such/dir/in/tests")
+    monkeypatch.setenv("DLCOURSE_CACHE", str(tmp_path))
+    monkeypatch.setenv("DLCOURSE_OFFLINE", "1")
+    with pytest.raises(data.DatasetUnavailable, match="make env"):
+        data.load_fashion_mnist()

