@@ -31,6 +31,15 @@ architecture. Each cell also checks the return type its instructions promise.
   200 pairs, nearest-neighbour precision@1 on 100 held-out pairs computed here from the
   returned R must reach PRECISION_AT_1 (the reference gets the value in the table below).
 
+* ``test_train_word2vec`` (2): the grader builds the model from its own reference architecture
+  (``SGNS_CONFIG``: 40 words, 16 dimensions) with fixed starting weights, and sends skip-gram data
+  of a made-up corpus (``planted_corpus``: 300 sentences of 8 words, each drawn from one of 5
+  topics of 8 words; window 2, 4 negatives per pair from the 3/4-power noise; 39,000 examples).
+  Checked: a list of 3 Python floats; the first epoch's loss in FIRST_LOSS_RANGE and the last one
+  at most LAST_LOSS_MAX and below the first; the trained centre vectors (the model's first
+  weight array after the call) group the words by topic: the share of each word's 3 nearest
+  neighbours (cosine) from its own topic is at least PURITY_MIN.
+
 No threshold in this assignment depends on the mode (quick and full grading send the same
 inputs); the one measured threshold is P@1 of the translation task:
 
@@ -40,7 +49,23 @@ quantity                   reference  threshold
 P@1, 100 held-out pairs    0.88       0.80
 =========================  =========  =========
 
-Measured with ``python solutions/a05b/judge.py``: the closed-form least-squares map also gets
+Training (``test_train_word2vec``), measured with ``python solutions/a05b/judge.py`` here
+(reference solution, seeds 0 and 1; wrong variants with seed 0):
+
+==============================  =================  ==========  ===============
+variant                         first epoch loss   last loss   topic purity
+==============================  =================  ==========  ===============
+reference (Adam 0.01, logits)   0.386 / 0.394      0.254       1.00
+loss on probabilities           0.65               0.25        1.00
+SGD 0.01 instead of Adam        0.693              0.693       0.18
+all labels 1                    0.096              0.0001      0.45
+never fitted                    (no losses)        -           0.19 (untrained)
+threshold                       0.30 - 0.48        <= 0.30     >= 0.90
+==============================  =================  ==========  ===============
+
+The loss range allows for other machines' floating-point order (the two seeds differ by 0.008).
+
+Translation, measured with ``python solutions/a05b/judge.py``: the closed-form least-squares map also gets
 0.88 (the noise sets the ceiling); after 1, 3 and 10 steps gradient descent gets 0.82, 0.84 and
 0.89. Nearest-neighbour search by cosine ignores the scale of ``x @ R``, so even one step points
 the right way: the threshold separates a working fit from a diverging or wrongly signed one, not
@@ -55,12 +80,18 @@ import numpy as np
 
 from dlcourse.answers import ModelConfig, decode, encode
 from dlcourse.checks import check_at_least, check_close, check_equal, check_shape
-from dlcourse.grader.judge import Case, _describe, all_of, call, close, equal
+from dlcourse.grader.judge import Case, _describe, all_of, call, close, equal, make_model
 
 LECTURE_SENTENCES = ["I like to study machine learning", "Deep learning is group of machine learning methods"]
 ORACLE_LEARNING_ROW = {"study": 1, "deep": 1, "machine": 2, "methods": 1, "is": 1, "group": 1, "of": 1}
 PRECISION_AT_1 = 0.80  # reference 0.88 (table in the docstring)
 TRANSLATION = {"steps": 300, "lr": 0.1}
+FIRST_LOSS_RANGE = (0.30, 0.48)  # reference 0.386 / 0.394 (seeds 0 / 1)
+LAST_LOSS_MAX = 0.30  # reference 0.254
+PURITY_MIN = 0.90  # reference 1.00, untrained 0.19
+TRAIN = {"epochs": 3, "seed": 0}
+# The reference model of section 5 for 40 words and 16 dimensions, as Keras writes it (to_json)
+SGNS_CONFIG = '{"module": "keras.src.models.functional", "class_name": "Functional", "config": {"name": "sgns", "trainable": true, "layers": [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 1], "dtype": "int32", "sparse": false, "ragged": false, "name": "centre", "optional": false}, "registered_name": null, "name": "centre", "inbound_nodes": []}, {"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 1], "dtype": "int32", "sparse": false, "ragged": false, "name": "context", "optional": false}, "registered_name": null, "name": "context", "inbound_nodes": []}, {"module": "keras.layers", "class_name": "Embedding", "config": {"name": "centre_vectors", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "input_dim": 40, "output_dim": 16, "embeddings_initializer": {"module": "keras.initializers", "class_name": "RandomUniform", "config": {"seed": null, "minval": -0.05, "maxval": 0.05}, "registered_name": null}, "embeddings_regularizer": null, "activity_regularizer": null, "embeddings_constraint": null, "mask_zero": false, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 1]}, "name": "centre_vectors", "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"shape": [null, 1], "dtype": "int32", "keras_history": ["centre", 0, 0]}}], "kwargs": {}}]}, {"module": "keras.layers", "class_name": "Embedding", "config": {"name": "context_vectors", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "input_dim": 40, "output_dim": 16, "embeddings_initializer": {"module": "keras.initializers", "class_name": "RandomUniform", "config": {"seed": null, "minval": -0.05, "maxval": 0.05}, "registered_name": null}, "embeddings_regularizer": null, "activity_regularizer": null, "embeddings_constraint": null, "mask_zero": false, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 1]}, "name": "context_vectors", "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"shape": [null, 1], "dtype": "int32", "keras_history": ["context", 0, 0]}}], "kwargs": {}}]}, {"module": "keras.layers", "class_name": "Dot", "config": {"name": "dot", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "axes": -1, "normalize": false}, "registered_name": null, "build_config": {"input_shape": [[null, 1, 16], [null, 1, 16]]}, "name": "dot", "inbound_nodes": [{"args": [[{"class_name": "__keras_tensor__", "config": {"shape": [null, 1, 16], "dtype": "float32", "keras_history": ["centre_vectors", 0, 0]}}, {"class_name": "__keras_tensor__", "config": {"shape": [null, 1, 16], "dtype": "float32", "keras_history": ["context_vectors", 0, 0]}}]], "kwargs": {}}]}, {"module": "keras.layers", "class_name": "Flatten", "config": {"name": "logit", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "data_format": "channels_last"}, "registered_name": null, "build_config": {"input_shape": [null, 1, 1]}, "name": "logit", "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"shape": [null, 1, 1], "dtype": "float32", "keras_history": ["dot", 0, 0]}}], "kwargs": {}}]}], "input_layers": [["centre", 0, 0], ["context", 0, 0]], "output_layers": ["logit", 0, 0]}, "registered_name": "Functional", "build_config": {"input_shape": null}, "compile_config": {}}'
 
 
 # ------------------------------------------------------------------ reference implementations
@@ -399,7 +430,85 @@ def test_fit_translation(ctx):
     return cases
 
 
-if __name__ == "__main__":  # measure the reference on the translation task
+# ------------------------------------------------------------------ 9. training
+def planted_corpus(seed: int = 60, vocab: int = 40, topics: int = 5, sentences: int = 300, length: int = 8,
+                   window: int = 2, negatives: int = 4):
+    """Skip-gram training data of a made-up corpus whose sentences each use the words of one topic:
+    (centres (n, 1) int32, contexts (n, 1) int32, labels (n,) float32, topic of each word)."""
+    rng = np.random.default_rng(seed)
+    topic_of = np.repeat(np.arange(topics), vocab // topics)
+    texts = [rng.choice(np.flatnonzero(topic_of == rng.integers(topics)), length) for _ in range(sentences)]
+    positives = np.concatenate([ref_skipgram_pairs(t, window) for t in texts])
+    noise = ref_noise(np.bincount(np.concatenate(texts), minlength=vocab))
+    negative_contexts = rng.choice(vocab, size=(len(positives), negatives), p=noise)
+    centres = np.concatenate([positives[:, 0], np.repeat(positives[:, 0], negatives)])
+    contexts = np.concatenate([positives[:, 1], negative_contexts.ravel()])
+    labels = np.concatenate([np.ones(len(positives)), np.zeros(len(positives) * negatives)]).astype(np.float32)
+    order = rng.permutation(len(labels))
+    return centres[order, None].astype(np.int32), contexts[order, None].astype(np.int32), labels[order], topic_of
+
+
+def topic_purity(table, topic_of, k: int = 3) -> float:
+    unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    nearest = np.argsort(-sims, axis=1)[:, :k]
+    return float(np.mean(topic_of[nearest] == topic_of[:, None]))
+
+
+def _starting_weights():
+    rng = np.random.default_rng(61)
+    return [rng.normal(scale=0.05, size=(40, 16)).astype(np.float32) for _ in range(2)]
+
+
+def test_train_word2vec(ctx):
+    centres, contexts, labels, topic_of = planted_corpus()
+    epochs = TRAIN["epochs"]
+
+    def losses(out, label):
+        value = out.value
+        if type(value) is not list or not all(isinstance(x, (float, np.floating)) for x in value):
+            raise AssertionError(f"{label}: expected a list of Python floats (one loss per epoch), got {_describe(value)}")
+        check_equal(len(value), epochs, f"{label}: number of losses (one per epoch)")
+        low, high = FIRST_LOSS_RANGE
+        if not low <= value[0] <= high:
+            raise AssertionError(f"{label}: expected the first epoch's loss between {low} and {high} (Adam 0.01, binary "
+                                 f"cross-entropy on logits, batch 256; the reference gets 0.39), got {value[0]:.4f}")
+        if not (value[-1] <= LAST_LOSS_MAX and value[-1] < value[0]):
+            raise AssertionError(f"{label}: expected the last epoch's loss at most {LAST_LOSS_MAX} and below the first "
+                                 f"(the reference gets 0.25), got {[round(x, 4) for x in value]}")
+
+    def grouped(out, label):
+        after = out.after.get(0)
+        if not after or np.shape(after[0]) != (40, 16):
+            raise AssertionError(f"{label}: expected the model's weights after training, got none")
+        purity = topic_purity(np.asarray(after[0], dtype=np.float64), topic_of)
+        check_at_least(purity, PURITY_MIN, f"{label}: share of each word's 3 nearest neighbours from its own topic "
+                                           f"after training (untrained: 0.19)")
+
+    args = (make_model(SGNS_CONFIG, _starting_weights()), centres, contexts, labels, epochs, TRAIN["seed"])
+    name = f"train_word2vec(model, 39,000 examples, {epochs}, {TRAIN['seed']})"
+    return [Case(name, call("train_word2vec", *args), all_of(losses, grouped))]
+
+
+def _measure_training() -> None:
+    import keras
+
+    centres, contexts, labels, topic_of = planted_corpus()
+    print("untrained purity", round(topic_purity(_starting_weights()[0], topic_of), 3))
+    for seed in (0, 1):
+        model = keras.models.model_from_json(SGNS_CONFIG)
+        model.set_weights(_starting_weights())
+        keras.utils.set_random_seed(seed)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
+                      loss=keras.losses.BinaryCrossentropy(from_logits=True))
+        history = model.fit([centres, contexts], labels, epochs=TRAIN["epochs"], batch_size=256, verbose=0)
+        print(f"seed {seed}: losses {[round(x, 4) for x in history.history['loss']]}, "
+              f"purity {topic_purity(model.get_weights()[0], topic_of):.3f}")
+
+
+if __name__ == "__main__":  # measure the reference on the translation task and the training task
+    _measure_training()
     source, target, train_idx, test_idx = translation_task()
     R = ref_fit_translation(source[train_idx], target[train_idx], TRANSLATION["steps"], TRANSLATION["lr"])
     print("reference P@1:", precision_at_1(R, source, target, test_idx))
