@@ -405,7 +405,7 @@ def _read_idx(path: Path) -> np.ndarray:
 def load_fashion_mnist() -> Dataset:
     """Fashion-MNIST as uint8 arrays (n, 28, 28) and labels 0..9, all 60,000 / 10,000 in both
     modes (the data is the same archive; quick-mode code slices it with ``budget.samples``)."""
-    folder = _fashion_mnist_folder(download=not modes.offline() and modes.mode() == "full")
+    folder = _fashion_mnist_folder(download=not modes.offline())  # one archive for both modes: no data switch
     x_train, y_train, x_test, y_test = (_read_idx(folder / f) for f in (
         "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"))
