@@ -208,7 +208,8 @@ def grade_unit(plan_: Plan, unit: Unit, base: Path) -> dict:
     for student, case in unit.students.items():
         g.submit(course, unit.aid, student, _submission(plan_, release, case))
     started = time.time()
-    seconds = g.autograde(course, unit.aid, check=False)
+    failures: dict[str, str] = {}
+    seconds = g.autograde(course, unit.aid, check=False, failures=failures)
     scores = {}
     for student in unit.students:
         try:
@@ -216,7 +217,8 @@ def grade_unit(plan_: Plan, unit: Unit, base: Path) -> dict:
         except Exception as error:  # noqa: BLE001 - reported by the tests, not here
             scores[student] = {"__error__": repr(error)}
     result = {"unit": unit.name, "course": str(course), "scores": scores, "seconds": seconds,
-              "wall_s": round(time.time() - started, 2), "feedback_error": None}
+              "wall_s": round(time.time() - started, 2), "feedback_error": None,
+              "retried": {student: log[-4000:] for student, log in failures.items()}}
     if unit.feedback:
         try:
             g.nbgrader(["generate_feedback", unit.aid, "--force"], course)
@@ -224,7 +226,7 @@ def grade_unit(plan_: Plan, unit: Unit, base: Path) -> dict:
             result["feedback_error"] = str(error)[-3000:]
     (course / "result.json").write_text(json.dumps(result, indent=1))
     reports.record("grading-units", unit.name, {"assignment": unit.aid, "submissions": len(unit.students),
-                                                 "wall_s": result["wall_s"]})
+                                                 "wall_s": result["wall_s"], "retried": sorted(failures)})
     return result
 
 
@@ -251,8 +253,9 @@ class Pool:
 
     def result(self, aid: str) -> dict:
         units = [self.job(u.name) for u in self.plans[aid].units]
-        merged = {"scores": {}, "seconds": {}, "courses": {}, "solution_runs": [], "feedback_errors": {}}
+        merged = {"scores": {}, "seconds": {}, "courses": {}, "solution_runs": [], "feedback_errors": {}, "retried": {}}
         for r in units:
+            merged["retried"].update({f"{r['unit']}/{student}": log for student, log in r.get("retried", {}).items()})
             for student, score in r["scores"].items():
                 if student == "solution":
                     merged["solution_runs"].append(score)

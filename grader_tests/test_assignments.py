@@ -12,6 +12,7 @@ first in the cell).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -39,6 +40,9 @@ def merged(pool):
         if aid not in cache:
             cache[aid] = pool.result(aid)
             reports.record("grading", aid, batches.timing_entry(aid, cache[aid]))
+            for where, log in cache[aid]["retried"].items():  # graded again on its own (nbgrading.autograde)
+                warnings.warn(f"{where}: nbgrader failed on the first try and the submission was graded again; "
+                              f"the failed run's log ends:\n{log[-2500:]}", stacklevel=2)
         return cache[aid]
 
     return get

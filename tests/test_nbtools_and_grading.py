@@ -121,3 +121,30 @@ def test_grade_collects_a_folder_of_downloads_with_zip_collect(tmp_path):
         classroom.collect_submissions(course, "a00", downloads / "empty")
     with pytest.raises(SystemExit, match="no such file"):
         classroom.collect_submissions(course, "a00", tmp_path / "missing.zip")
+
+
+def test_autograde_grades_a_failed_student_once_more_and_keeps_the_log(monkeypatch, tmp_path):
+    """nbgrader reports a student it could not process; that student is graded again alone."""
+    calls = []
+    first = ("100.0 Creating/updating student with ID 'ann'\n101.0 Creating/updating student with ID 'bob'\n"
+             "[AutogradeApp | ERROR] There was an error processing assignment 'a00' for student 'bob'\n")
+
+    def fake_run(course, aid, student, on_start):
+        calls.append(student)
+        if student is None:
+            return 1, first
+        return 0, f"{200.0} Creating/updating student with ID '{student}'\n"
+
+    monkeypatch.setattr(g, "_autograde_run", fake_run)
+    failures = {}
+    seconds = g.autograde(tmp_path, "a00", failures=failures)  # check=True: must not raise after the retry
+    assert calls == [None, "bob"]
+    assert set(failures) == {"bob"} and "error processing" in failures["bob"]
+    assert set(seconds) == {"ann", "bob"}
+
+    def always_failing(course, aid, student, on_start):
+        return 1, first if student is None else "[AutogradeApp | ERROR] There was an error processing assignment 'a00' for student 'bob'\n"
+
+    monkeypatch.setattr(g, "_autograde_run", always_failing)
+    with pytest.raises(RuntimeError, match="autograde of a00 failed"):
+        g.autograde(tmp_path, "a00")

@@ -257,13 +257,42 @@ def submit(course: Path, aid: str, student: str, notebooks: dict[str, object]) -
 _STUDENT_START = re.compile(r"^(\d+\.\d+) Creating/updating student with ID '([^']+)'")
 
 
-def autograde(course: Path, aid: str, student: str | None = None, on_start=None, check: bool = True) -> dict[str, float]:
+_STUDENT_FAILED = re.compile(r"There was an error processing assignment '[^']*' for student '([^']+)'")
+
+
+def autograde(course: Path, aid: str, student: str | None = None, on_start=None, check: bool = True,
+              failures: dict[str, str] | None = None) -> dict[str, float]:
     """Autograde in one nbgrader run (all submissions, or one student); return seconds per student.
 
     ``on_start(student)`` is called as nbgrader starts each student (a progress display).
+    A student whose autograde nbgrader reports as failed (the notebook was not produced: a
+    kernel that could not start, say; a kernel that dies mid-way is handled inside) is graded
+    once more on their own; ``failures`` (a dict, if given) receives the failed run's log per
+    student.
     nbgrader exits non-zero when any student failed; ``check=False`` leaves that to the caller
     (the grading run reports such students itself), otherwise it raises.
     """
+    returncode, text = _autograde_run(course, aid, student, on_start)
+    seconds = per_student_seconds(text, end=time.time())
+    failed = sorted(set(_STUDENT_FAILED.findall(text)) - ({student} if student else set()))
+    if student is None and failed:
+        still_failing = []
+        for name in failed:
+            if failures is not None:
+                failures[name] = text[-8000:]
+            print(f"[dlcourse] autograde of {name} failed; grading it once more on its own", file=sys.stderr)
+            retry_code, retry_text = _autograde_run(course, aid, name, on_start)
+            seconds[name] = round(seconds.get(name, 0.0) + per_student_seconds(retry_text, end=time.time()).get(name, 0.0), 2)
+            text += retry_text
+            if retry_code != 0:
+                still_failing.append(name)
+        returncode = 1 if still_failing else 0
+    if check and returncode != 0:
+        raise RuntimeError(f"autograde of {aid} failed ({returncode}):\n{text[-6000:]}")
+    return seconds
+
+
+def _autograde_run(course: Path, aid: str, student: str | None, on_start) -> tuple[int, str]:
     cmd = nbgrader_command("autograde", aid, "--force", "--Application.log_format=%(created)f %(message)s",
                            "--log-level=INFO", *([f"--student={student}"] if student else []))
     proc = subprocess.Popen(cmd, cwd=course, env=nbgrader_env(), stdout=subprocess.PIPE,
@@ -275,10 +304,7 @@ def autograde(course: Path, aid: str, student: str | None = None, on_start=None,
         if match and on_start:
             on_start(match.group(2))
     proc.wait()
-    text = "".join(log)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{text[-6000:]}")
-    return per_student_seconds(text, end=time.time())
+    return proc.returncode, "".join(log)
 
 
 def per_student_seconds(log: str, end: float) -> dict[str, float]:
