@@ -95,13 +95,20 @@ def recommended_cnn() -> keras.Model:
     return keras.Model(inputs, keras.layers.Dense(10)(x), name="recommended_cnn")
 
 
-def run(name, build, lr, epochs, batch_size, data):
-    x_train, y_train, x_test, y_test = data
+def compiled(build, lr, x_warm):
+    """The seeded model, compiled (Adam, cross-entropy on logits, accuracy), its graph built on
+    ``x_warm`` so that building does not count as training time."""
     keras.utils.set_random_seed(SEED)
     model = build()
     model.compile(keras.optimizers.Adam(lr), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
-    model.predict(x_train[:BATCH_SIZE], verbose=0)  # build the graph outside the timed region
+    model.predict(x_warm, verbose=0)
+    return model
+
+
+def run(name, build, lr, epochs, batch_size, data):
+    x_train, y_train, x_test, y_test = data
+    model = compiled(build, lr, x_train[:BATCH_SIZE])
     start = time.perf_counter()
     model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start
@@ -148,11 +155,7 @@ def race(name, build, lr, batch_size, data, budget_s, max_epochs, evals_per_epoc
     """Train until ``budget_s`` seconds of training are spent, measuring test accuracy
     ``evals_per_epoch`` times per epoch. Returns (params, [(steps, seconds, accuracy)])."""
     x_train, y_train, x_test, y_test = data
-    keras.utils.set_random_seed(SEED)
-    model = build()
-    model.compile(keras.optimizers.Adam(lr), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    model.predict(x_train[:batch_size], verbose=0)  # build the graph outside the timed region
+    model = compiled(build, lr, x_train[:batch_size])
     steps_per_epoch = -(-len(x_train) // batch_size)
     clock = _Clock(name, (x_test, y_test), max(1, steps_per_epoch // evals_per_epoch), budget_s)
     model.fit(x_train, y_train, batch_size=batch_size, epochs=max_epochs, verbose=0, callbacks=[clock])

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from debian_package import make_deb
 from dlcourse import data
 from dlcourse.download import DownloadError
 
@@ -191,24 +192,6 @@ def _idx(array: np.ndarray) -> bytes:
     return gzip.compress(header + array.astype(np.uint8).tobytes())
 
 
-def _deb(files: dict[str, bytes]) -> bytes:
-    """A Debian package the way dpkg-deb builds one: ar archive of debian-binary, control, data."""
-    import io
-    import tarfile
-
-    tar_bytes = io.BytesIO()
-    with tarfile.open(fileobj=tar_bytes, mode="w:xz") as tar:
-        for name, content in files.items():
-            info = tarfile.TarInfo("./" + name)
-            info.size = len(content)
-            tar.addfile(info, io.BytesIO(content))
-    out = b"!<arch>\n"
-    for name, content in (("debian-binary", b"2.0\n"), ("control.tar.xz", b"x"), ("data.tar.xz", tar_bytes.getvalue())):
-        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(content):<10}`\n".encode() + content
-        out += b"\n" if len(content) % 2 else b""
-    return out
-
-
 def test_fashion_mnist_reads_the_debian_archive(monkeypatch, tmp_path, capsys):
     """The full-mode path (download the .deb, unpack, check, parse idx) on a small package."""
     import hashlib
@@ -222,7 +205,7 @@ def test_fashion_mnist_reads_the_debian_archive(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(data, "FASHION_MNIST_FILES", {n: hashlib.sha256(b).hexdigest() for n, b in files.items()})
     monkeypatch.setattr(data, "FASHION_MNIST_DIR", "no/such/dir/in/tests")
     deb = tmp_path / "fm.deb"
-    deb.write_bytes(_deb({f"no/such/dir/in/tests/{n}": b for n, b in files.items()}))
+    deb.write_bytes(make_deb({f"no/such/dir/in/tests/{n}": b for n, b in files.items()}))
     seen = fake_fetch(monkeypatch, deb)
     monkeypatch.setenv("DLCOURSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("DLCOURSE_MODE", "full")

@@ -10,6 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from debian_package import make_deb
 from dlcourse import data, vectors
 
 
@@ -220,28 +221,13 @@ def test_dictd_parser_and_word_pairs():
     assert vectors._dictd_number("B") == 1 and vectors._dictd_number("BA") == 64
 
 
-def _deb(files: dict[str, bytes]) -> bytes:
-    """A Debian package as dpkg-deb builds one: an ar archive of debian-binary, control, data."""
-    tar_bytes = io.BytesIO()
-    with tarfile.open(fileobj=tar_bytes, mode="w:xz") as tar:
-        for name, content in files.items():
-            info = tarfile.TarInfo("./" + name)
-            info.size = len(content)
-            tar.addfile(info, io.BytesIO(content))
-    out = b"!<arch>\n"
-    for name, content in (("debian-binary", b"2.0\n"), ("control.tar.xz", b"x"), ("data.tar.xz", tar_bytes.getvalue())):
-        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(content):<10}`\n".encode() + content
-        out += b"\n" if len(content) % 2 else b""
-    return out
-
-
 def test_freedict_reads_the_debian_package(monkeypatch, tmp_path):
     """Full path: fetch the .deb (checksummed), unpack index and .dict.dz, parse."""
     index, body = _dictd({"zoo": "zoo /zˈuː/\nзоопарк\n", "about": "about /əbaut/\n1. о, об\n2. около\n"})
     files = {f"{vectors.FREEDICT_DIR}/{vectors.FREEDICT_FILES[0]}": index.encode("utf-8"),
              f"{vectors.FREEDICT_DIR}/{vectors.FREEDICT_FILES[1]}": gzip.compress(body)}
     deb = tmp_path / "freedict.deb"
-    deb.write_bytes(_deb(files))
+    deb.write_bytes(make_deb(files))
     seen = {}
     monkeypatch.setattr(vectors, "fetch", lambda url, sha256, *a, **k: seen.update(url=url, sha=sha256) or deb)
     monkeypatch.setenv("DLCOURSE_CACHE", str(tmp_path / "cache"))
