@@ -67,6 +67,23 @@ def test_objects_that_lie_are_carried_as_opaque_not_as_values():
     assert isinstance(roundtrip(np.zeros(3).view(Yes)), A.Opaque)
 
 
+def test_dict_subclasses_travel_as_their_items():
+    from collections import Counter, OrderedDict, defaultdict
+
+    class Lying(dict):
+        def items(self):
+            return [("forged", 1)]
+
+        def __eq__(self, other):
+            return True
+
+    counts = defaultdict(int, {("<s>", "i"): 2})
+    assert type(roundtrip(counts)) is dict and roundtrip(counts) == {("<s>", "i"): 2}
+    assert roundtrip(Counter("aab")) == {"a": 2, "b": 1} and type(roundtrip(OrderedDict(x=1))) is dict
+    got = roundtrip(Lying(real=3))
+    assert type(got) is dict and got == {"real": 3}  # the stored items, not what items() claims
+
+
 def test_huge_arrays_are_recorded_as_too_large():
     got = roundtrip(np.zeros(A.MAX_ELEMENTS + 1, np.uint8))
     assert isinstance(got, A.TooLarge) and got.shape == (A.MAX_ELEMENTS + 1,)

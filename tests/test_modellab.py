@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -54,7 +56,11 @@ def test_worker_inspects_with_given_weights_and_survives_bad_requests(monkeypatc
         reply = lab.request("inspect", config=model.to_json(), inputs=A.encode(x), weights=[A.encode(w) for w in weights])
         ok = reply["ok"]
         assert ok["params"] == 4 * 3 + 3 + 3 * 2 + 2 and ok["class_name"] == "Sequential"
+        assert ok["trainable_params"] == ok["params"]
         assert ok["layers"] == ["Dense", "Dense"]
+        model.layers[0].trainable = False  # a frozen layer travels in the JSON and is reported
+        frozen = lab.request("inspect", config=model.to_json())["ok"]
+        assert frozen["params"] == ok["params"] and frozen["trainable_params"] == 3 * 2 + 2
         np.testing.assert_allclose(A.decode(ok["outputs"]), model(x).numpy(), rtol=1e-6)
         assert "refused" in lab.request("inspect", config='{"module": "os", "class_name": "system", "config": {}}')
         assert "error" in lab.request("nonsense")
@@ -62,3 +68,34 @@ def test_worker_inspects_with_given_weights_and_survives_bad_requests(monkeypatc
         assert again["ok"]["params"] == ok["params"]
     finally:
         lab.close()
+
+
+def test_context_asks_the_worker_once_per_architecture_whatever_the_layer_names(monkeypatch, tmp_path):
+    from dlcourse.grader import judge as J
+
+    calls = []
+
+    class FakeLab:
+        def request(self, op, **fields):
+            calls.append((op, fields))
+            units = json.loads(fields["config"])["config"]["layers"][0]["config"]["units"]
+            return {"refused": "a Lambda layer"} if units == 0 else {"error": "boom"} if units < 0 else {"ok": {"params": units}}
+
+    def config(name, units):
+        return json.dumps({"class_name": "Sequential", "config": {"name": f"seq_{name}", "layers": [
+            {"class_name": "Dense", "config": {"name": f"dense_{name}", "units": units}}]}})
+
+    monkeypatch.setattr(modellab, "shared_lab", lambda: FakeLab())
+    ctx = J.Context(tmp_path, "a99")
+    assert ctx.ask("first", "inspect", config=config(1, 3)) == {"params": 3}
+    assert ctx.ask("renamed", "inspect", config=config(7, 3)) == {"params": 3}
+    assert len(calls) == 1, "the same architecture under other layer names is asked once"
+    assert ctx.ask("other", "inspect", config=config(1, 4))["params"] == 4
+    ctx.ask("same model, other inputs", "inspect", config=config(1, 4), inputs=[1])
+    assert len(calls) == 3
+    with pytest.raises(AssertionError, match="lambda_model: expected a model made of built-in Keras layers"):
+        ctx.ask("lambda_model", "inspect", config=config(1, 0))
+    with pytest.raises(AssertionError, match="broken: expected a model the grader can rebuild and run, got an error: boom"):
+        ctx.ask("broken", "inspect", config=config(1, -1))
+    assert J.Context(tmp_path, "a99").replies == {}, "a new notebook starts with no cached replies"
+    assert J.canonical_config(config(1, 3)) == J.canonical_config(config(9, 3)) != J.canonical_config(config(1, 5))

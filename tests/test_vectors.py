@@ -224,20 +224,22 @@ def test_dictd_parser_and_word_pairs():
 def test_freedict_reads_the_debian_package(monkeypatch, tmp_path):
     """Full path: fetch the .deb (checksummed), unpack index and .dict.dz, parse."""
     index, body = _dictd({"zoo": "zoo /zˈuː/\nзоопарк\n", "about": "about /əbaut/\n1. о, об\n2. около\n"})
-    files = {f"{vectors.FREEDICT_DIR}/{vectors.FREEDICT_FILES[0]}": index.encode("utf-8"),
-             f"{vectors.FREEDICT_DIR}/{vectors.FREEDICT_FILES[1]}": gzip.compress(body)}
+    monkeypatch.setattr(vectors, "FREEDICT_DIR", "no/such/dir/in/tests")  # not apt-installed here
+    files = {f"no/such/dir/in/tests/{vectors.FREEDICT_FILES[0]}": index.encode("utf-8"),
+             f"no/such/dir/in/tests/{vectors.FREEDICT_FILES[1]}": gzip.compress(body),
+             "no/such/dir/in/tests/README": b"not needed"}
     deb = tmp_path / "freedict.deb"
     deb.write_bytes(make_deb(files))
     seen = {}
-    monkeypatch.setattr(vectors, "fetch", lambda url, sha256, *a, **k: seen.update(url=url, sha=sha256) or deb)
+    monkeypatch.setattr(data, "fetch", lambda url, sha256, *a, **k: seen.update(url=url, sha=sha256) or deb)
     monkeypatch.setenv("DLCOURSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("DLCOURSE_OFFLINE", raising=False)
-    real_exists = vectors.Path.exists
-    monkeypatch.setattr(vectors.Path, "exists", lambda p: False if str(p).startswith("/usr/share/dictd") else real_exists(p))
     assert vectors.load_freedict_eng_rus() == [("zoo", "зоопарк"), ("about", "о")]
     assert seen == {"url": data.FREEDICT_ENG_RUS.full.url, "sha": data.FREEDICT_ENG_RUS.full.sha256}
+    cached = tmp_path / "cache" / "freedict-eng-rus"
+    assert sorted(p.name for p in cached.iterdir()) == sorted([*vectors.FREEDICT_FILES, data.COMPLETE_MARKER])
     monkeypatch.setenv("DLCOURSE_OFFLINE", "1")  # now cached: no download needed
-    monkeypatch.setattr(vectors, "fetch", lambda *a, **k: pytest.fail("must not download"))
+    monkeypatch.setattr(data, "fetch", lambda *a, **k: pytest.fail("must not download"))
     assert len(vectors.load_freedict_eng_rus()) == 2
 
 

@@ -86,7 +86,6 @@ accuracy, so the same threshold is conservative there (measure it before grading
 """
 
 import json
-import threading
 
 import numpy as np
 
@@ -199,82 +198,16 @@ def _model_config(out, label) -> ModelConfig:
     return out.value
 
 
-def _canonical(config: str) -> str:
-    """The architecture with its layer and model names replaced by their order of appearance: each
-    call of build_cnn() in a kernel names its layers anew (conv2d, conv2d_1, ...), and names do
-    not change what the worker measures, so calls that differ only in names share one reply."""
-    tree = json.loads(config)
-    names: dict[str, str] = {}
-
-    def collect(node):
-        if isinstance(node, dict):
-            inner = node.get("config")
-            if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
-                if isinstance(inner.get("name"), str):
-                    names.setdefault(inner["name"], f"name_{len(names)}")
-                for layer in inner["layers"]:
-                    if isinstance(layer, dict) and isinstance(layer.get("config"), dict):
-                        if isinstance(layer["config"].get("name"), str):
-                            names.setdefault(layer["config"]["name"], f"name_{len(names)}")
-            for value in node.values():
-                collect(value)
-        elif isinstance(node, list):
-            for value in node:
-                collect(value)
-
-    def rename(node):
-        if isinstance(node, dict):
-            return {key: rename(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [rename(value) for value in node]
-        return names.get(node, node) if isinstance(node, str) else node
-
-    collect(tree)
-    return json.dumps(rename(tree), sort_keys=True)
-
-
-_REPLIES: dict[str, dict] = {}  # per graded notebook: this module is loaded anew for each one
-
-
-def _ask(ctx, label: str, op: str, **fields) -> dict:
-    """The worker's answer about a submitted architecture, or an AssertionError saying why not."""
-    try:
-        key = json.dumps([op, _canonical(fields["config"]), {k: v for k, v in fields.items() if k != "config"}],
-                         sort_keys=True)
-    except (TypeError, ValueError):
-        key = None  # not JSON: the worker refuses it with its own message
-    reply = _REPLIES.get(key) if key else None
-    if reply is None:
-        reply = ctx.lab.request(op, **fields)
-        if key:
-            _REPLIES[key] = reply
-    if "refused" in reply:
-        raise AssertionError(f"{label}: expected a model made of built-in Keras layers with keras.Sequential or the "
-                             f"Functional API (the grader rebuilds it from its JSON), got one it cannot rebuild: "
-                             f"{reply['refused']}")
-    if "error" in reply:
-        raise AssertionError(f"{label}: expected a model the grader can rebuild and run, got an error: {reply['error']}")
-    return reply["ok"]
-
-
 def _warm_up(ctx) -> None:
-    """Start the model worker (TensorFlow import, the digits) while the kernel runs the notebook:
-    a tiny fit request in a background thread. Its reply is not used."""
+    """Start the model worker (TensorFlow import, the digits) while the kernel runs the notebook."""
     tiny = ('{"module": "keras", "class_name": "Sequential", "registered_name": null, "config": {"name": "warm_up", '
             '"layers": [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": null, "config": '
             '{"batch_shape": [null, 28, 28, 1], "dtype": "float32"}}, {"module": "keras.layers", "class_name": '
             '"Flatten", "registered_name": null, "config": {}}, {"module": "keras.layers", "class_name": "Dense", '
             '"registered_name": null, "config": {"units": 10}}]}}')
     budget = cnn_budget(ctx.mode)
-
-    def run():
-        try:
-            ctx.lab.request("fit", config=tiny, dataset="mnist", train=64, epochs=1, batch_size=budget.batch_size,
-                            optimizer=budget.optimizer, seed=budget.seed, max_params=CNN_CAP)
-        except Exception:  # noqa: BLE001 - a warm-up only; the real requests report their own errors
-            pass
-
-    threading.Thread(target=run, daemon=True, name="a01-modellab-warm-up").start()
+    ctx.warm_up("fit", config=tiny, dataset="mnist", train=64, epochs=1, batch_size=budget.batch_size,
+                optimizer=budget.optimizer, seed=budget.seed, max_params=CNN_CAP)
 
 
 # ------------------------------------------------------------------ 1. pooling
@@ -364,7 +297,7 @@ def test_build_mlp(ctx):
 
     def inspect(out, label, inputs):
         config = _model_config(out, label).config
-        return _ask(ctx, label, "inspect", config=config, inputs=encode(inputs), weights=[encode(w) for w in weights])
+        return ctx.ask(label, "inspect", config=config, inputs=encode(inputs), weights=[encode(w) for w in weights])
 
     def functional(out, label):
         reply = inspect(out, label, zeros)
@@ -447,12 +380,12 @@ def test_train_step(ctx):
 
 # ------------------------------------------------------------------ 6. the CNN
 def _cnn_inspect(ctx, out, label, inputs) -> dict:
-    return _ask(ctx, label, "inspect", config=_model_config(out, label).config, inputs=encode(inputs))
+    return ctx.ask(label, "inspect", config=_model_config(out, label).config, inputs=encode(inputs))
 
 
 def _cnn_fit(ctx, out, label) -> dict:
     budget = cnn_budget(ctx.mode)
-    reply = _ask(ctx, label, "fit", config=_model_config(out, label).config, dataset="mnist", train=budget.train,
+    reply = ctx.ask(label, "fit", config=_model_config(out, label).config, dataset="mnist", train=budget.train,
                  epochs=budget.epochs, batch_size=budget.batch_size, optimizer=budget.optimizer, seed=budget.seed,
                  max_params=CNN_CAP)
     if "skipped" in reply:

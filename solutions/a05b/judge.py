@@ -74,8 +74,6 @@ an early stop (the exact comparisons of R after 1, 7 and 25 steps catch those).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from dlcourse.answers import ModelConfig, decode, encode
@@ -299,23 +297,6 @@ def test_sgns_loss(ctx):
 
 
 # ------------------------------------------------------------------ 6. the Keras model
-_REPLIES: dict[str, dict] = {}
-
-
-def _ask(ctx, label: str, **fields) -> dict:
-    key = json.dumps(fields, sort_keys=True)
-    reply = _REPLIES.get(key)
-    if reply is None:
-        reply = ctx.lab.request("inspect", **fields)
-        _REPLIES[key] = reply
-    if "refused" in reply:
-        raise AssertionError(f"{label}: expected a model of built-in Keras layers (the grader rebuilds it from its "
-                             f"JSON), got one it cannot rebuild: {reply['refused']}")
-    if "error" in reply:
-        raise AssertionError(f"{label}: expected a model the grader can rebuild and run, got an error: {reply['error']}")
-    return reply["ok"]
-
-
 def _sgns_model_check(ctx, vocab_size: int, dim: int, seed: int):
     rng = np.random.default_rng(seed)
     tables = [rng.normal(size=(vocab_size, dim)).astype(np.float32) for _ in range(2)]
@@ -329,7 +310,7 @@ def _sgns_model_check(ctx, vocab_size: int, dim: int, seed: int):
         if not isinstance(out.value, ModelConfig):
             raise AssertionError(f"{label}: expected a keras.Model, got {_describe(out.value)}")
         config = out.value.config
-        reply = _ask(ctx, label, config=config, inputs=encode([centres, contexts]),
+        reply = ctx.ask(label, "inspect", config=config, inputs=encode([centres, contexts]),
                      weights=[encode(w) for w in tables])
         check_equal(reply["class_name"], "Functional", f"{label}: the model's class (the Functional API)")
         check_equal(reply["params"], 2 * vocab_size * dim, f"{label}: count_params() (2 * vocab_size * dim)")

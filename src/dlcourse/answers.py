@@ -129,8 +129,8 @@ def encode(value: Any, _depth: int = 0) -> Any:
                 pass
         encoded = [encode(x, _depth + 1) for x in items]
         return encoded if type(value) is list else {f"__{type(value).__name__}__": encoded}
-    if type(value) is dict:
-        return {"__dict__": [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in value.items()]}
+    if isinstance(value, dict):  # Counter, defaultdict and OrderedDict travel as plain dicts
+        return {"__dict__": [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in dict.items(value)]}
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         if isinstance(value, numpy.ndarray):
@@ -235,7 +235,8 @@ def _build_argument(spec: Any, made: dict):
             import keras
 
             model = keras.models.model_from_json(body["config"])
-            model.set_weights([decode(w) for w in body["weights"]])
+            if body["weights"]:  # none: the model keeps its fresh initial weights
+                model.set_weights([decode(w) for w in body["weights"]])
             return model
         if tag == "__make_optimizer__":  # {"class_name": "Adam", "config": {...}}
             import keras

@@ -298,9 +298,57 @@ FREEDICT_ENG_RUS = DatasetInfo(
     ),
 )
 
+WORD_FREQUENCIES = DatasetInfo(
+    name="word_frequencies",
+    title="Word frequencies of English and Russian (P(w) of the autocorrector)",
+    used_in="L5, L6",
+    full=Source(
+        description="wordfreq 3.1 frequency tables (Wikipedia, subtitles, news, books, web text, "
+        "Reddit, Twitter; snapshot of 2021), the same in both modes",
+        licence="data CC BY-SA 4.0; wordfreq is Apache-2.0",
+        package="wordfreq",
+    ),
+    offline=None,
+)
+
+MISSPELLINGS = DatasetInfo(
+    name="misspellings",
+    title="Real English misspellings with their corrections (autocorrect test set)",
+    used_in="L6",
+    full=Source(
+        description="codespell 2.4.3's dictionary of misspellings found in real text and code, "
+        "pairs with one correction (57,222 of them), the same in both modes",
+        licence="codespell's dictionary is CC BY-SA 3.0 (code GPL-2.0)",
+        package="codespell",
+    ),
+    offline=None,
+)
+
+FORTUNES_RU_DEB = "fortunes-ru_1.52-3.1_all.deb"
+RUSSIAN_APHORISMS = DatasetInfo(
+    name="russian_aphorisms",
+    title="Russian aphorisms, quotations and jokes (a Russian text corpus)",
+    used_in="L6",
+    full=Source(
+        description="Debian's fortunes-ru 1.52 (fortune-mod-ru): about 21,000 entries, 250,000 "
+        "words; the same in both modes",
+        licence="GPL-2.0 (Pavel Maryanov; quotations belong to their authors)",
+        url="https://deb.debian.org/debian/pool/main/f/fortunes-ru/" + FORTUNES_RU_DEB,
+        sha256="2dc76af9c0e02e2926d36f88dcb685bb171fab8677e553a6def41efe8a551cc6",
+        size_bytes=729_496,
+    ),
+    offline=Source(
+        description="the same files from the cache (`make env` fetches them) or from an "
+        "apt-installed fortunes-ru",
+        licence="GPL-2.0",
+        package="Debian fortunes-ru",
+    ),
+)
+
 REGISTRY: dict[str, DatasetInfo] = {
     d.name: d for d in (MNIST, FASHION_MNIST, SAMPLE_IMAGES, SENTIMENT, SENTIMENT_LARGE, TEXT_CORPUS,
-                        WIKI_SAMPLE, WORD_BENCHMARKS, GLOVE_6B_50D, NAVEC_NEWS, FREEDICT_ENG_RUS)
+                        WIKI_SAMPLE, WORD_BENCHMARKS, GLOVE_6B_50D, NAVEC_NEWS, FREEDICT_ENG_RUS,
+                        WORD_FREQUENCIES, MISSPELLINGS, RUSSIAN_APHORISMS)
 }
 
 
@@ -364,32 +412,76 @@ def _deb_members(deb: bytes) -> dict[str, bytes]:
     return out
 
 
+@dataclass(frozen=True)
+class DebianFiles:
+    """Files a Debian package installs under ``member_dir``, kept in the course cache.
+
+    ``checksums`` pins the extracted files (name -> SHA-256) where the course needs exactly those
+    bytes; otherwise the .deb's own checksum (``info.full.sha256``) is what is verified, and a
+    ``.complete`` marker says the extraction finished.
+    """
+
+    info: DatasetInfo  # info.full.url / sha256: the .deb
+    apt_name: str
+    member_dir: str
+    cache_name: str
+    checksums: dict[str, str] | None = None
+    keep: Callable[[str], bool] = lambda name: True  # which files of member_dir to extract
+
+
+COMPLETE_MARKER = ".complete"
+
+
+def _debian_complete(folder: Path, package: DebianFiles, *, cached: bool) -> bool:
+    from .download import sha256_of
+
+    if package.checksums is not None:
+        return all((folder / f).exists() and sha256_of(folder / f) == h for f, h in package.checksums.items())
+    if cached:
+        return (folder / COMPLETE_MARKER).exists()
+    return folder.is_dir() and any(folder.iterdir())  # apt-installed: dpkg installed it whole
+
+
+def debian_folder(package: DebianFiles, download: bool | None = None) -> Path:
+    """The folder holding ``package``'s files: where apt installed them, the course cache, or
+    (``download``; default: unless downloads are off) the .deb fetched with its checksum and
+    extracted into the cache."""
+    from .download import cache_dir
+
+    target = cache_dir() / package.cache_name
+    for folder, cached in ((Path("/") / package.member_dir, False), (target, True)):
+        if _debian_complete(folder, package, cached=cached):
+            return folder
+    if download is None:
+        download = not modes.offline()
+    if not download:
+        raise DatasetUnavailable(
+            f"{package.info.name}: the files are not cached and downloads are off. Run `make env` (it "
+            f"fetches them) or `python -m dlcourse.data prefetch`, or `apt install {package.apt_name}`."
+        )
+    deb = fetch(package.info.full.url, package.info.full.sha256)
+    prefix = package.member_dir.rstrip("/") + "/"
+    files = {name[len(prefix):]: body for name, body in _deb_members(deb.read_bytes()).items()
+             if name.startswith(prefix) and "/" not in name[len(prefix):] and package.keep(name[len(prefix):])}
+    missing = sorted(set(package.checksums or ()) - set(files))
+    if missing or not files:
+        raise DatasetUnavailable(f"{package.info.name}: the package has no {missing or prefix}")
+    target.mkdir(parents=True, exist_ok=True)
+    for name, body in files.items():
+        (target / name).write_bytes(body)
+    if not _debian_complete(target, package, cached=False) or (
+            package.checksums is not None and not _debian_complete(target, package, cached=True)):
+        raise ChecksumError(f"{package.info.name}: files extracted from {package.info.full.url} do not match their checksums")
+    (target / COMPLETE_MARKER).write_text("\n".join(sorted(files)) + "\n")
+    deb.unlink()  # the extracted files are all the course needs
+    return target
+
+
 def _fashion_mnist_folder(download: bool) -> Path:
     """A folder holding the four idx files with the expected checksums: an apt-installed
     package, the extracted cache, or (``download``) the Debian archive fetched and extracted."""
-    from .download import cache_dir, sha256_of
-
-    def complete(folder: Path) -> bool:
-        return all((folder / f).exists() and sha256_of(folder / f) == h for f, h in FASHION_MNIST_FILES.items())
-
-    for folder in (Path("/") / FASHION_MNIST_DIR, cache_dir() / "fashion-mnist"):
-        if complete(folder):
-            return folder
-    if not download:
-        raise DatasetUnavailable(
-            "fashion_mnist: the files are not cached and downloads are off. Run `make env` (it "
-            "fetches them) or `python -m dlcourse.data prefetch`, or `apt install dataset-fashion-mnist`."
-        )
-    deb = fetch(FASHION_MNIST.full.url, FASHION_MNIST.full.sha256)
-    files = _deb_members(deb.read_bytes())
-    target = cache_dir() / "fashion-mnist"
-    target.mkdir(parents=True, exist_ok=True)
-    for name in FASHION_MNIST_FILES:
-        (target / name).write_bytes(files[f"{FASHION_MNIST_DIR}/{name}"])
-    if not complete(target):
-        raise ChecksumError(f"fashion_mnist: files extracted from {FASHION_MNIST_DEB} do not match their checksums")
-    deb.unlink()  # the four files are all the course needs
-    return target
+    return debian_folder(DebianFiles(FASHION_MNIST, "dataset-fashion-mnist", FASHION_MNIST_DIR, "fashion-mnist",
+                                     checksums=FASHION_MNIST_FILES), download)
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -419,9 +511,11 @@ def prefetch() -> None:
     """Download and extract what the offline mode needs beyond pip packages (run by ``make env``)."""
     folder = _fashion_mnist_folder(download=True)
     print(f"[dlcourse.data] fashion_mnist ready in {folder}")
+    from .language import prefetch as prefetch_language  # fortunes-ru (L6)
     from .vectors import prefetch as prefetch_vectors  # navec and FreeDict (L5.2)
 
     prefetch_vectors()
+    prefetch_language()
 
 
 # ---------------------------------------------------------------- MNIST

@@ -412,25 +412,9 @@ def word_pairs(entries: dict[str, str]) -> list[tuple[str, str]]:
 
 def freedict_folder(download: bool | None = None) -> Path:
     """A folder with FreeDict's eng-rus index and .dict.dz: apt-installed, cached or downloaded."""
-    for folder in (Path("/") / FREEDICT_DIR, cache_dir() / "freedict-eng-rus"):
-        if all((folder / f).exists() for f in FREEDICT_FILES):
-            return folder
-    if download is None:
-        download = not modes.offline()
-    if not download:
-        raise data.DatasetUnavailable(
-            "freedict_eng_rus: the dictionary is not cached and downloads are off. Run `make env` (it "
-            "fetches it), `python -m dlcourse.data prefetch` or `apt install dict-freedict-eng-rus`."
-        )
-    info = data.FREEDICT_ENG_RUS
-    deb = fetch(info.full.url, info.full.sha256)
-    files = data._deb_members(deb.read_bytes())
-    target = cache_dir() / "freedict-eng-rus"
-    target.mkdir(parents=True, exist_ok=True)
-    for name in FREEDICT_FILES:
-        (target / name).write_bytes(files[f"{FREEDICT_DIR}/{name}"])
-    deb.unlink()
-    return target
+    return data.debian_folder(data.DebianFiles(
+        data.FREEDICT_ENG_RUS, "dict-freedict-eng-rus", FREEDICT_DIR, "freedict-eng-rus",
+        keep=lambda name: name in FREEDICT_FILES), download)
 
 
 def load_freedict_eng_rus() -> list[tuple[str, str]]:

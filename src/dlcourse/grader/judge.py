@@ -28,6 +28,7 @@ import importlib.util
 import inspect
 import json
 import shutil
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,8 +147,44 @@ def _run(check, out: Outcome, label: str) -> None:
 
 
 # ------------------------------------------------------------------ context given to judge modules
+def canonical_config(config: str) -> str:
+    """A model's JSON with its layer and model names replaced by their order of appearance: each
+    call of a model-building function in a kernel names its layers anew (conv2d, conv2d_1, ...),
+    and names do not change what the model worker measures, so calls that differ only in names
+    can share one reply."""
+    tree = json.loads(config)
+    names: dict[str, str] = {}
+
+    def collect(node):
+        if isinstance(node, dict):
+            inner = node.get("config")
+            if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
+                if isinstance(inner.get("name"), str):
+                    names.setdefault(inner["name"], f"name_{len(names)}")
+                for layer in inner["layers"]:
+                    if isinstance(layer, dict) and isinstance(layer.get("config"), dict):
+                        if isinstance(layer["config"].get("name"), str):
+                            names.setdefault(layer["config"]["name"], f"name_{len(names)}")
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    def rename(node):
+        if isinstance(node, dict):
+            return {key: rename(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [rename(value) for value in node]
+        return names.get(node, node) if isinstance(node, str) else node
+
+    collect(tree)
+    return json.dumps(rename(tree), sort_keys=True)
+
+
 class Context:
-    """What a judge function may use: the grading budget and the model worker."""
+    """What a judge function may use: the grading budget and the model worker. One context
+    judges one notebook, so its cache of the worker's replies never mixes two students."""
 
     def __init__(self, course: Path, aid: str):
         from ..modes import Budget, mode
@@ -156,12 +193,46 @@ class Context:
         self.aid = aid
         self.mode = mode()
         self.budget = Budget(f"grade-{self.mode}")
+        self.replies: dict[str, dict] = {}
 
     @property
     def lab(self):
         from .modellab import shared_lab
 
         return shared_lab()
+
+    def warm_up(self, op: str, **fields) -> None:
+        """Start the model worker (its TensorFlow import, its data) while the kernel still runs the
+        notebook: one request in a background thread, whose reply is not used."""
+        def run():
+            try:
+                self.lab.request(op, **fields)
+            except Exception:  # noqa: BLE001 - a warm-up only; the real requests report their own errors
+                pass
+
+        threading.Thread(target=run, daemon=True, name=f"{self.aid}-modellab-warm-up").start()
+
+    def ask(self, label: str, op: str, **fields) -> dict:
+        """The model worker's answer (``op``: "inspect" or "fit") about a submitted architecture
+        (``fields["config"]``), or an AssertionError naming ``label`` and saying why there is none.
+        Requests that differ only in layer names share one reply."""
+        try:
+            key = json.dumps([op, canonical_config(fields["config"]),
+                              {k: v for k, v in fields.items() if k != "config"}], sort_keys=True)
+        except (TypeError, ValueError, KeyError):
+            key = None  # not JSON: the worker refuses it with its own message
+        reply = self.replies.get(key) if key else None
+        if reply is None:
+            reply = self.lab.request(op, **fields)
+            if key:
+                self.replies[key] = reply
+        if "refused" in reply:
+            raise AssertionError(f"{label}: expected a model made of built-in Keras layers with keras.Sequential or "
+                                 f"the Functional API (the grader rebuilds it from its JSON), got one it cannot "
+                                 f"rebuild: {reply['refused']}")
+        if "error" in reply:
+            raise AssertionError(f"{label}: expected a model the grader can rebuild and run, got an error: {reply['error']}")
+        return reply["ok"]
 
 
 def load_judge(course: Path, aid: str, source_directory: str = "solutions"):

@@ -110,6 +110,7 @@ def op_inspect(request: dict) -> dict:
 
     model = _build(request["config"], int(request.get("seed", 0)))
     reply = {"params": int(model.count_params()), "class_name": type(model).__name__,
+             "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
              "layers": _layer_classes(model), "weight_shapes": [list(w.shape) for w in model.get_weights()]}
     if request.get("weights") is not None:
         weights = [A.decode(w) for w in request["weights"]]
