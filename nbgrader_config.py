@@ -19,6 +19,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Every cell gets an explicit time limit; a cell that runs past it (an infinite loop) fails alone.
 c.Execute.timeout = int(os.environ.get("DLCOURSE_CELL_TIMEOUT", "120"))
 c.Execute.interrupt_on_timeout = True
+# A cell's outputs may arrive after its reply; nbclient waits 4 s for them by default, and a busy
+# grading machine (TensorFlow's start-up messages under load) has missed that, failing the cell.
+c.Execute.iopub_timeout = 30
 # nbclient skips cells tagged 'skip-execution' by default: a student tagging a locked test cell
 # with it would get its points without running it. Point the option at a tag nobody uses, and
 # strip execution-skipping tags from submissions before grading as a second line of defence.

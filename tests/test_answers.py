@@ -178,6 +178,28 @@ def test_the_kernel_side_runs_the_calls_and_records_errors(tmp_path, monkeypatch
     assert len(shown) == 1
 
 
+def test_the_kernel_builds_models_and_applications_it_is_sent(tmp_path, monkeypatch):
+    keras = pytest.importorskip("keras")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".grader").mkdir()
+    small = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    calls = [J.call("describe", J.make_application("MobileNetV2", include_top=False, input_shape=(32, 32, 3), alpha=0.35)),
+             J.call("describe", J.make_model(small.to_json(), [])),
+             J.call("describe", {"__make_application__": {"name": "NASNetLarge", "kwargs": {}}}),
+             J.call("describe", {"__make_application__": {"name": "MobileNetV2", "kwargs": {"weights": "imagenet"}}})]
+    (tmp_path / ".grader" / "inputs.json").write_text(json.dumps({"t": calls}))
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
+    A.submit_answers("t", describe=lambda model: [model.name.split("_")[0], model.count_params()])
+    values = [A.decode(r["value"]) for r in shown[0][A.MIME]["answers"]]
+    assert values[0] == ["mobilenetv2", keras.applications.MobileNetV2(
+        weights=None, include_top=False, input_shape=(32, 32, 3), alpha=0.35).count_params()]
+    assert values[1][1] == 3 * 2 + 2, "no weights sent: the model keeps its own initial weights"
+    assert all(isinstance(v, A.RaisedError) and "may build only" in v.text for v in values[2:])
+    with pytest.raises(ValueError, match="keras.applications models the kernel may build"):
+        J.make_application("NASNetLarge")
+
+
 def test_outside_grading_submit_answers_does_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("IPython.display.display", lambda *a, **k: pytest.fail("displayed outside grading"))

@@ -27,6 +27,8 @@ from typing import Any
 
 MIME = "application/vnd.dlcourse.answers+json"
 INPUTS = Path(".grader") / "inputs.json"
+# keras.applications models a call may ask the kernel to build (untrained: weights=None)
+APPLICATIONS = frozenset({"MobileNet", "MobileNetV2", "ResNet50", "VGG16", "EfficientNetB0", "DenseNet121"})
 MAX_ELEMENTS = 2_000_000  # per array; a bigger answer is recorded as too large
 _NUMERIC_KINDS = "biufc"
 
@@ -238,6 +240,12 @@ def _build_argument(spec: Any, made: dict):
             if body["weights"]:  # none: the model keeps its fresh initial weights
                 model.set_weights([decode(w) for w in body["weights"]])
             return model
+        if tag == "__make_application__":  # {"name": "MobileNetV2", "kwargs": {...}}: untrained
+            import keras
+
+            if body["name"] not in APPLICATIONS or "weights" in body["kwargs"]:
+                raise ValueError(f"the grader may build only {sorted(APPLICATIONS)}, untrained")
+            return getattr(keras.applications, body["name"])(weights=None, **body["kwargs"])
         if tag == "__make_optimizer__":  # {"class_name": "Adam", "config": {...}}
             import keras
 

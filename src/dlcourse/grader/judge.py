@@ -39,6 +39,7 @@ from ..checks import check_close, check_equal
 
 MAX_BUNDLE_CHARS = 20_000_000  # answers larger than this are refused (a test cell records little)
 GRADER_DIR = A.INPUTS.parent.name
+APPLICATIONS = A.APPLICATIONS
 
 
 # ------------------------------------------------------------------ what a judge module writes
@@ -54,6 +55,14 @@ def make_optimizer(class_name: str, **config) -> dict:
     return {"__make_optimizer__": {"class_name": class_name, "config": config}}
 
 
+def make_application(name: str, **kwargs) -> dict:
+    """An argument the kernel builds as ``keras.applications.<name>(weights=None, **kwargs)``: an
+    architecture too large to send as JSON, built untrained on the kernel's side."""
+    if name not in APPLICATIONS:
+        raise ValueError(f"{name} is not one of the keras.applications models the kernel may build: {sorted(APPLICATIONS)}")
+    return {"__make_application__": {"name": name, "kwargs": kwargs}}
+
+
 def same(name: str) -> dict:
     """The object an earlier call of the same cell built (``call(..., name=...)``): ``same("adam.1")``
     is the second argument of the call named ``adam``."""
@@ -61,7 +70,8 @@ def same(name: str) -> dict:
 
 
 def _arg(value):
-    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("__make_model__", "__make_optimizer__", "__same__"):
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in (
+            "__make_model__", "__make_optimizer__", "__make_application__", "__same__"):
         return value
     return A.encode(value)
 

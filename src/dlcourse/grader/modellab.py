@@ -94,15 +94,39 @@ _DATASETS: dict = {}
 
 def _load_dataset(name: str, n_train: int):
     """The training and test arrays of ``name`` (loaded once per worker; the loader's source line
-    goes to stderr, since stdout carries the replies)."""
-    if name != "mnist":
-        raise ValueError(f"unknown dataset {name!r}")
+    goes to stderr, since stdout carries the replies): "mnist" (the offline digits of
+    :func:`dlcourse.vision.mnist_digits`) or "fashion_rgb32" (:func:`dlcourse.vision.fashion_rgb`)."""
     if name not in _DATASETS:
-        from ..vision import mnist_digits
+        if name == "mnist":
+            from ..vision import mnist_digits
 
-        _DATASETS[name] = mnist_digits(10**9, quiet=True)
+            _DATASETS[name] = mnist_digits(10**9, quiet=True)
+        elif name == "fashion_rgb32":
+            from ..vision import FASHION_RGB_TRAIN, fashion_rgb
+
+            _DATASETS[name] = fashion_rgb(FASHION_RGB_TRAIN, size=32, quiet=True)
+        else:
+            raise ValueError(f"unknown dataset {name!r}")
     x_train, y_train, x_test, y_test = _DATASETS[name]
     return x_train[:n_train], y_train[:n_train], x_test, y_test
+
+
+PRETRAINED = {"mobilenet_v2": "mobilenetv2_1.00"}  # the course's weights -> the name Keras gives the model
+
+
+def _load_pretrained(model, name: str) -> None:
+    """Load the course's pretrained weights ``name`` into the one nested model of ``model`` that
+    is that architecture (a base the student's model wraps); the rest keeps its seeded weights."""
+    import keras
+
+    if name not in PRETRAINED:
+        raise ValueError(f"unknown pretrained weights {name!r}")
+    bases = [layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name.startswith(PRETRAINED[name])]
+    if len(bases) != 1:
+        raise ValueError(f"expected the model to contain its {PRETRAINED[name]} base once, as one layer; found {len(bases)}")
+    from ..pretrained import mobilenet_v2_weights
+
+    bases[0].load_weights(str(mobilenet_v2_weights(download=False)))
 
 
 def op_inspect(request: dict) -> dict:
@@ -127,7 +151,10 @@ def op_inspect(request: dict) -> dict:
 
 def op_fit(request: dict) -> dict:
     """Train the architecture with the request's budget and report plain numbers; the routine is
-    :func:`dlcourse.vision.train_and_evaluate`, the one the assignment's visible test runs."""
+    :func:`dlcourse.vision.train_and_evaluate`, the one the assignment's visible test runs.
+    ``pretrained`` names course weights to load into the model's base before training."""
+    import numpy as np
+
     from ..vision import TrainingBudget, train_and_evaluate
 
     seed = int(request.get("seed", 0))
@@ -142,7 +169,14 @@ def op_fit(request: dict) -> dict:
                             batch_size=int(request.get("batch_size", 32)), seed=seed,
                             learning_rate=float(optimizer.get("config", {}).get("learning_rate", 1e-3)),
                             optimizer_name=str(optimizer["class_name"]))
-    return train_and_evaluate(model, _load_dataset(request["dataset"], budget.train), budget)
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    if trainable > int(request.get("max_trainable", 10**9)):
+        return {"params": params, "trainable_params": trainable, "skipped": "over the cap of trainable parameters"}
+    if request.get("pretrained"):
+        _load_pretrained(model, str(request["pretrained"]))
+    reply = train_and_evaluate(model, _load_dataset(request["dataset"], budget.train), budget,
+                               train_losses=bool(request.get("train_losses", True)))
+    return {**reply, "trainable_params": trainable}
 
 
 OPS = {"inspect": op_inspect, "fit": op_fit}
