@@ -29,6 +29,15 @@ MIME = "application/vnd.dlcourse.answers+json"
 INPUTS = Path(".grader") / "inputs.json"
 # keras.applications models a call may ask the kernel to build (untrained: weights=None)
 APPLICATIONS = frozenset({"MobileNet", "MobileNetV2", "ResNet50", "VGG16", "EfficientNetB0", "DenseNet121"})
+class SubclassDict(dict):
+    """A dict subclass the kernel returned (a Counter, a defaultdict), decoded as its items; a
+    check that asks for a plain dict sees ``type(value) is not dict``."""
+
+    def __init__(self, type_name: str, items=()):
+        super().__init__(items)
+        self.type_name = type_name
+
+
 MAX_ELEMENTS = 2_000_000  # per array; a bigger answer is recorded as too large
 _NUMERIC_KINDS = "biufc"
 
@@ -131,8 +140,11 @@ def encode(value: Any, _depth: int = 0) -> Any:
                 pass
         encoded = [encode(x, _depth + 1) for x in items]
         return encoded if type(value) is list else {f"__{type(value).__name__}__": encoded}
-    if isinstance(value, dict):  # Counter, defaultdict and OrderedDict travel as plain dicts
-        return {"__dict__": [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in dict.items(value)]}
+    if type(value) is dict:
+        return {"__dict__": [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in value.items()]}
+    if isinstance(value, dict):  # Counter, defaultdict, OrderedDict: their stored items, and their type's name
+        return {"__dictsub__": {"type": type(value).__name__,
+                                "items": [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in dict.items(value)]}}
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         if isinstance(value, numpy.ndarray):
@@ -206,6 +218,8 @@ def _decode(data: Any) -> Any:
         return {decode(x) for x in body}
     if tag == "__frozenset__":
         return frozenset(decode(x) for x in body)
+    if tag == "__dictsub__":
+        return SubclassDict(str(body["type"]), ((decode(k), decode(v)) for k, v in body["items"]))
     if tag == "__dict__":
         return {decode(k): decode(v) for k, v in body}
     if tag == "__ndarray__":

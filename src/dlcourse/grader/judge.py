@@ -139,6 +139,8 @@ def _describe(value) -> str:
         return f"a {value.type_name} ({value.text[:80]})"
     if isinstance(value, A.TensorValue):
         return "a TensorFlow tensor"
+    if isinstance(value, A.SubclassDict):
+        return f"a {value.type_name} ({dict(value)!r:.80})"
     if isinstance(value, A.ModelConfig):
         return f"a Keras model ({value.class_name})"
     return f"a {type(value).__name__} ({value!r:.80})"
