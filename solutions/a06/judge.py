@@ -50,7 +50,7 @@ import re
 import numpy as np
 
 from dlcourse.checks import check_close, check_equal
-from dlcourse.grader.judge import Case, _describe, all_of, call, close, equal
+from dlcourse.grader.judge import Case, _describe, all_of, call, number, close, equal
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 RUSSIAN = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
@@ -186,13 +186,6 @@ def _contains(words: set):
         if type(out.value) is set and not words <= out.value:
             raise AssertionError(f"{label}: expected it to contain {sorted(words)}, missing {sorted(words - out.value)}")
     return check
-
-
-def _number(out, label):
-    value = out.value
-    ok = type(value) in (float, int) or isinstance(value, (np.floating, np.integer))
-    if not ok or isinstance(value, bool):
-        raise AssertionError(f"{label}: expected a number (a Python or NumPy float), got {_describe(value)}")
 
 
 def _corrections(expected):
@@ -404,7 +397,7 @@ def test_estimate_probability(ctx):
     for (word, context), p in ORACLE_ADD1.items():
         assert abs(ref_estimate_probability(word, context, bigrams, 8, 1.0) - p) < 1e-12
     cases = [Case(f"estimate_probability({w!r}, {c}, bigram counts, 8, k=1)",
-                  call("estimate_probability", w, c, bigrams, 8, k=1.0), all_of(_number, close(p, rtol=1e-9)))
+                  call("estimate_probability", w, c, bigrams, 8, k=1.0), all_of(number, close(p, rtol=1e-9)))
              for (w, c), p in ORACLE_ADD1.items()]
     trigrams = ref_count_n_grams(LECTURE_CORPUS, 3)
     unigrams = ref_count_n_grams(LECTURE_CORPUS, 1)
@@ -414,7 +407,7 @@ def test_estimate_probability(ctx):
             ("learning", (), unigrams, 8, 1.0), ("</s>", (), unigrams, 8, 0.1), ("<unk>", (), unigrams, 8, 1.0)]
     cases += [Case(f"estimate_probability({w!r}, {c}, {len(next(iter(t)))}-gram counts, {v}, k={k})",
                    call("estimate_probability", w, c, t, v, k=k),
-                   all_of(_number, close(ref_estimate_probability(w, c, t, v, k), rtol=1e-9)))
+                   all_of(number, close(ref_estimate_probability(w, c, t, v, k), rtol=1e-9)))
               for w, c, t, v, k in more]
     return cases
 
@@ -445,23 +438,23 @@ def test_perplexity(ctx):
     assert abs(ref_perplexity([LECTURE_CORPUS[0]], unigrams, 1, 8, 1.0) - by_hand) < 1e-9
     rng = np.random.default_rng(67)
     cases = [Case("perplexity([['i', 'like', 'machine', 'learning']], unigram counts, 1, 8, k=1)",
-                  call("perplexity", [LECTURE_CORPUS[0]], unigrams, 1, 8, k=1.0), all_of(_number, close(by_hand, rtol=1e-9)))]
+                  call("perplexity", [LECTURE_CORPUS[0]], unigrams, 1, 8, k=1.0), all_of(number, close(by_hand, rtol=1e-9)))]
     for n, k in ((2, 1.0), (3, 0.5), (2, 0.01)):
         counts = ref_count_n_grams(LECTURE_CORPUS, n)
         cases.append(Case(f"perplexity(lecture corpus, {n}-gram counts, {n}, 8, k={k})",
                           call("perplexity", LECTURE_CORPUS, counts, n, 8, k=k),
-                          all_of(_number, close(ref_perplexity(LECTURE_CORPUS, counts, n, 8, k), rtol=1e-9))))
+                          all_of(number, close(ref_perplexity(LECTURE_CORPUS, counts, n, 8, k), rtol=1e-9))))
     train = [[str(w) for w in rng.choice(list("abcde"), rng.integers(2, 9))] for _ in range(20)]
     test = [[str(w) for w in rng.choice(list("abcde"), rng.integers(0, 6))] for _ in range(5)]
     for n, k in ((1, 1.0), (2, 0.1), (3, 1.0)):
         counts = ref_count_n_grams(train, n)
         cases.append(Case(f"perplexity(random held-out sentences, {n}-gram counts, {n}, 6, k={k})",
                           call("perplexity", test, counts, n, 6, k=k),
-                          all_of(_number, close(ref_perplexity(test, counts, n, 6, k), rtol=1e-9))))
+                          all_of(number, close(ref_perplexity(test, counts, n, 6, k), rtol=1e-9))))
     counts, held_out, size = _lee_task()
     cases.append(Case(f"perplexity(15 held-out Lee news sentences, bigram counts of the rest, 2, {size}, k=0.1)",
                       call("perplexity", held_out, counts, 2, size, k=0.1),
-                      all_of(_number, close(ref_perplexity(held_out, counts, 2, size, 0.1), rtol=1e-7))))
+                      all_of(number, close(ref_perplexity(held_out, counts, 2, size, 0.1), rtol=1e-7))))
     return cases
 
 

@@ -464,6 +464,18 @@ class DebianFiles:
 COMPLETE_MARKER = ".complete"
 
 
+def require_download(name: str, what: str, download: bool | None, hint: str = "") -> None:
+    """Decide whether ``name`` may be fetched now (``download``; default: unless downloads are
+    off) and raise DatasetUnavailable saying how to get it when not."""
+    if download is None:
+        download = not modes.offline()
+    if not download:
+        raise DatasetUnavailable(
+            f"{name}: {what} not cached and downloads are off. Run `make env` (it fetches them) or "
+            f"`python -m dlcourse.data prefetch`{hint}."
+        )
+
+
 def _debian_complete(folder: Path, package: DebianFiles, *, cached: bool) -> bool:
     from .download import sha256_of
 
@@ -484,13 +496,7 @@ def debian_folder(package: DebianFiles, download: bool | None = None) -> Path:
     for folder, cached in ((Path("/") / package.member_dir, False), (target, True)):
         if _debian_complete(folder, package, cached=cached):
             return folder
-    if download is None:
-        download = not modes.offline()
-    if not download:
-        raise DatasetUnavailable(
-            f"{package.info.name}: the files are not cached and downloads are off. Run `make env` (it "
-            f"fetches them) or `python -m dlcourse.data prefetch`, or `apt install {package.apt_name}`."
-        )
+    require_download(package.info.name, "the files are", download, f", or `apt install {package.apt_name}`")
     deb = fetch(package.info.full.url, package.info.full.sha256)
     prefix = package.member_dir.rstrip("/") + "/"
     files = {name[len(prefix):]: body for name, body in _deb_members(deb.read_bytes()).items()

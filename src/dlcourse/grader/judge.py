@@ -123,6 +123,15 @@ def returns(*types: type, what: str = ""):
     return check
 
 
+def number(out: Outcome, label: str = "") -> None:
+    """The value is a real number: a Python int or float or a NumPy scalar (not a bool)."""
+    import numpy as np
+
+    value = out.value
+    if isinstance(value, bool) or not (type(value) in (float, int) or isinstance(value, (np.floating, np.integer))):
+        raise AssertionError(f"{label}: expected a number (a Python or NumPy float), got {_describe(value)}")
+
+
 def all_of(*checks):
     def check(out: Outcome, label: str = ""):
         for one in checks:
