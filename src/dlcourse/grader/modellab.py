@@ -179,7 +179,76 @@ def op_fit(request: dict) -> dict:
     return {**reply, "trainable_params": trainable}
 
 
-OPS = {"inspect": op_inspect, "fit": op_fit}
+def _localization_loss(y_true, y_pred):
+    """The lecture's loss of classification with localization (a03's reference), per example:
+    BCE(p_c) + p_c * (sum of the 4 squared box errors + CCE(classes)), probabilities clipped to
+    [1e-7, 1 - 1e-7]."""
+    from keras import ops
+
+    eps = 1e-7
+    p = y_true[:, 0]
+    p_hat = ops.clip(y_pred[:, 0], eps, 1 - eps)
+    bce = -(p * ops.log(p_hat) + (1 - p) * ops.log(1 - p_hat))
+    box = ops.sum(ops.square(y_true[:, 1:5] - y_pred[:, 1:5]), axis=1)
+    cce = -ops.sum(y_true[:, 5:] * ops.log(ops.clip(y_pred[:, 5:], eps, 1 - eps)), axis=1)
+    return bce + p * (box + cce)
+
+
+LOCALIZE_TEST = 1_000  # test canvases
+
+
+def _canvases(n_train: int, seed: int):
+    """Training and test canvases of :func:`dlcourse.detection.digit_canvases` from the worker's
+    MNIST digits (train canvases from training digits, test canvases from test digits)."""
+    key = ("canvases", n_train, seed)
+    if key not in _DATASETS:
+        from ..detection import digit_canvases
+
+        x_train, y_train, x_test, y_test = _load_dataset("mnist", 10**9)
+        _DATASETS[key] = (digit_canvases(x_train, y_train, n_train, seed=seed),
+                          digit_canvases(x_test, y_test, LOCALIZE_TEST, seed=seed + 1))
+    return _DATASETS[key]
+
+
+def op_localize(request: dict) -> dict:
+    """Train a localizer (output [p_c, b_x, b_y, b_h, b_w, 10 class probabilities]) with the
+    lecture's loss on digit canvases and report p_c accuracy, mean IoU and class accuracy on the
+    canvases with a digit, the test loss, and seconds."""
+    import time
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from ..detection import paired_iou, target_boxes
+
+    started = time.time()
+    seed = int(request.get("seed", 0))
+    model = _build(request["config"], seed)
+    params = int(model.count_params())
+    reply = {"params": params, "output_shape": [None if d is None else int(d) for d in model.output_shape]}
+    if params > int(request.get("max_params", 10**9)):
+        return {**reply, "skipped": "over the parameter cap"}
+    if tuple(model.output_shape) != (None, 15):
+        return {**reply, "skipped": "the output is not (batch, 15)"}
+    (x_train, y_train, _), (x_test, y_test, boxes_test) = _canvases(int(request["train"]), seed)
+    tf.config.experimental.enable_op_determinism()  # the same score every time it is graded
+    keras.utils.set_random_seed(seed)
+    model.compile(optimizer=keras.optimizers.Adam(float(request.get("learning_rate", 1e-3))), loss=_localization_loss)
+    model.fit(x_train, y_train, batch_size=int(request.get("batch_size", 32)), epochs=int(request["epochs"]),
+              shuffle=True, verbose=0)
+    pred = model.predict(x_test, batch_size=256, verbose=0).astype(np.float64)
+    objects = y_test[:, 0] == 1
+    loss = float(np.mean(keras.ops.convert_to_numpy(_localization_loss(y_test, pred.astype(np.float32)))))
+    return {**reply,
+            "p_c_accuracy": float(np.mean((pred[:, 0] >= 0.5) == objects)),
+            "mean_iou": float(np.mean(paired_iou(target_boxes(pred[objects]), boxes_test[objects]))),
+            "class_accuracy": float(np.mean(pred[objects, 5:].argmax(1) == y_test[objects, 5:].argmax(1))),
+            "loss": loss if np.isfinite(loss) else None, "train": len(x_train), "test": len(x_test),
+            "seconds": round(time.time() - started, 1)}
+
+
+OPS = {"inspect": op_inspect, "fit": op_fit, "localize": op_localize}
 
 
 def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
