@@ -17,6 +17,10 @@ its loader script lists, checked, and kept in the cache (``python -m dlcourse.da
 run by ``make env``); the 33 MB tarball is deleted.
 
 :func:`load_detector` gives either one behind one interface, ``detector.detect(image)``.
+
+The module also makes the detection toy of notebook 03_1 and a03's graded localizer,
+:func:`digit_canvases`: real MNIST digits pasted on empty canvases, their boxes known by
+construction.
 """
 
 from __future__ import annotations
