@@ -390,7 +390,7 @@ SSD_MOBILENET_V2 = DatasetInfo(
         package="tensorflow-hub (hub.load downloads and caches the SavedModel itself)",
     ),
     offline=Source(
-        description="MediaPipe's SSD-MobileNetV2 trained on Open Images V4 (24 classes: Person, Cat, "
+        description="MediaPipe's SSD-MobileNetV2 trained on Open Images V4 (23 classes and the background: Person, Cat, "
         "Dog, Car, Bicycle, Laptop, Coffee cup, ...; 300x300 input; fp16 TFLite, raw outputs "
         "[1,1917,4] box encodings and [1,1917,24] class logits) from the npm package "
         f"@mediapipe/objectron 0.4.1675468480 ({OBJECTRON_TGZ}; npm SHA-1 "

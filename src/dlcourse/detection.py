@@ -5,7 +5,7 @@ Two real detectors, both SSD with a MobileNetV2 backbone:
 * **Full mode**: TensorFlow Hub's ``tensorflow/ssd_mobilenet_v2/2`` (COCO, 90 class ids), loaded
   with ``hub.load`` and called on a uint8 image; it returns boxes already decoded and suppressed.
 * **Offline** (quick mode, ``DLCOURSE_OFFLINE=1``, CI): MediaPipe's SSD-MobileNetV2 trained on
-  Open Images V4 (24 classes, fp16 TFLite, Apache-2.0), shipped inside the npm package
+  Open Images V4 (23 classes and the background, fp16 TFLite, Apache-2.0), shipped inside the npm package
   ``@mediapipe/objectron``. It returns **raw** outputs: 1,917 box encodings relative to its
   anchors and 1,917 x 24 class logits. Decoding them (anchors, the box coder, per-class
   non-max suppression) is the lesson of notebook 03_4; :func:`ssd_anchors` and
@@ -258,7 +258,7 @@ class MediaPipeSSD:
     """MediaPipe's Open Images SSD-MobileNetV2 (TFLite). ``raw(image)`` returns the network's two
     raw outputs; ``detect(image)`` decodes and suppresses them like MediaPipe's graph does."""
 
-    name = "MediaPipe SSD-MobileNetV2 (Open Images V4, 24 classes, TFLite)"
+    name = "MediaPipe SSD-MobileNetV2 (Open Images V4, 23 classes, TFLite)"
 
     def __init__(self, folder: Path, threads: int = 2):
         try:
