@@ -206,3 +206,51 @@ def test_outside_grading_submit_answers_does_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("IPython.display.display", lambda *a, **k: pytest.fail("displayed outside grading"))
     A.submit_answers("t", double=lambda x: x)
+
+
+def test_gradient_calls_pass_tensors_and_record_where_the_gradient_is_cut(tmp_path, monkeypatch):
+    """``call(..., gradient=True)``: float arrays go in as tensors; the grader gets d sum(value)/d arg,
+    and None where a NumPy step cut the chain (a reparameterization written with np.exp, say)."""
+    pytest.importorskip("tensorflow")
+    from keras import ops
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".grader").mkdir()
+    mu, log_var = np.array([[1.0, -2.0]], np.float32), np.array([[0.0, np.log(4.0)]], np.float32)
+    calls = [J.call("keras_ops", mu, log_var, 3, gradient=True), J.call("numpy_sigma", mu, log_var, 3, gradient=True),
+             J.call("keras_ops", mu, log_var, 3)]
+    (tmp_path / ".grader" / "inputs.json").write_text(json.dumps({"t": calls}))
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
+    seen_types = []
+
+    def keras_ops(m, lv, scale):
+        seen_types.append(type(m).__name__)
+        return m + ops.exp(0.5 * lv) * scale
+
+    def numpy_sigma(m, lv, scale):
+        return m + np.exp(0.5 * np.asarray(lv)) * scale
+
+    A.submit_answers("t", keras_ops=keras_ops, numpy_sigma=numpy_sigma)
+    records = shown[0][A.MIME]["answers"]
+    assert seen_types == ["EagerTensor", "ndarray"], "tensors only in a gradient call; plain arrays otherwise"
+    grads = {int(k): A.decode(v) for k, v in records[0]["gradients"].items()}
+    np.testing.assert_allclose(grads[0], [[1.0, 1.0]])
+    np.testing.assert_allclose(grads[1], [[1.5, 3.0]], rtol=1e-6)  # d/dlv of exp(lv/2)*3 = 1.5 * sigma
+    cut = records[1]["gradients"]
+    assert A.decode(cut["0"]) is not None and cut["1"] is None, "no gradient through np.exp"
+    assert "gradients" not in records[2]
+    # the judge's side: the gradients reach Outcome.gradients, keyed by argument position
+    seen = {}
+    cases = [J.Case(name, c, lambda out, label, i=i: seen.__setitem__(i, out.gradients)) for i, (name, c) in
+             enumerate([("a", calls[0]), ("b", calls[1]), ("c", calls[2])])]
+    passed, failed = J.judge_cell({"outputs": [{"output_type": "display_data", "data": shown[0]}]}, "t", cases)
+    assert failed == [] and len(passed) == 3
+    assert seen[1][1] is None and seen[2] == {} and np.allclose(seen[0][1], [[1.5, 3.0]])
+
+
+def test_hand_written_sequential_configs_build_in_keras():
+    keras = pytest.importorskip("keras")
+    config = J.sequential_config("tiny", (4,), [J.layer_spec("Dense", units=3, activation="relu"), J.layer_spec("Dense", units=1)])
+    model = keras.models.model_from_json(config)
+    assert model.count_params() == 4 * 3 + 3 + 3 + 1 and tuple(model.output_shape) == (None, 1)

@@ -129,3 +129,38 @@ def test_localize_trains_with_the_lectures_loss_and_measures_boxes(monkeypatch):
     assert wrong["skipped"] == "the output is not (batch, 15)" and "mean_iou" not in wrong
     capped = modellab.op_localize({**request, "max_params": 100})
     assert capped["skipped"] == "over the parameter cap"
+
+
+def _vae_pair(latent=2, out_activation="sigmoid", two_outputs=True):
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Dense(16, activation="relu")(keras.layers.Flatten()(inputs))
+    heads = [keras.layers.Dense(latent)(x), keras.layers.Dense(latent)(x)] if two_outputs else keras.layers.Dense(2 * latent)(x)
+    encoder = keras.Model(inputs, heads)
+    z = keras.Input((latent,))
+    decoder = keras.Model(z, keras.layers.Reshape((28, 28, 1))(keras.layers.Dense(784, activation=out_activation)(z)))
+    return encoder.to_json(), decoder.to_json()
+
+
+@pytest.mark.slow
+def test_vae_trains_with_the_lectures_loss_repeats_and_refuses_wrong_shapes():
+    """op_vae: the loss equals a NumPy hand calculation; training lowers it and repeats exactly;
+    wrong shapes and oversized models are refused, not trained."""
+    x = np.array([[[[1.0], [0.0]]]], np.float32)  # one 1x2 "image"
+    p = np.array([[[[0.8], [0.3]]]], np.float32)
+    rec, kl = (keras.ops.convert_to_numpy(t) for t in modellab._vae_losses(x, p, np.array([[1.0, 0.0]], np.float32),
+                                                                           np.array([[0.0, np.log(4.0)]], np.float32)))
+    np.testing.assert_allclose(rec, [-np.log(0.8) - np.log(0.7)], rtol=1e-6)
+    np.testing.assert_allclose(kl, [0.5 + -0.5 * (1 + np.log(4.0) - 4.0)], rtol=1e-6)
+    encoder, decoder = _vae_pair()
+    request = {"encoder": encoder, "decoder": decoder, "latent": 2, "train": 300, "test": 200, "epochs": 2, "seed": 0}
+    untrained = modellab.op_vae({**request, "epochs": 0})
+    first, second = modellab.op_vae(dict(request)), modellab.op_vae(dict(request))
+    assert first["test_loss"] == second["test_loss"] and first["train_losses"] == second["train_losses"]
+    assert first["test_loss"] < untrained["test_loss"] and first["train_losses"][1] < first["train_losses"][0]
+    assert abs(first["test_loss"] - first["test_reconstruction"] - first["test_kl"]) < 1e-3 * first["test_loss"]
+    assert first["train"] == 300 and first["test"] == 200 and first["params"] == (784 * 16 + 16) + 2 * (16 * 2 + 2) + (2 * 784 + 784)
+    single = modellab.op_vae({**request, "encoder": _vae_pair(two_outputs=False)[0]})
+    assert single["skipped"].startswith("encoder outputs are [[None, 4]]") and "test_loss" not in single
+    other_latent = modellab.op_vae({**request, "latent": 3})
+    assert "skipped" in other_latent and "test_loss" not in other_latent
+    assert modellab.op_vae({**request, "max_params": 1000})["skipped"] == "over the parameter cap"

@@ -84,13 +84,13 @@ the first 4,000 canvases use a random 4,000); full mode was not measured (no net
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from dlcourse.answers import TensorValue, decode, encode
 from dlcourse.checks import check_close, check_equal
 from dlcourse.grader.judge import Case, _describe, all_of, call, close, make_model, number
+from dlcourse.grader.judge import layer_spec as _layer
+from dlcourse.grader.judge import sequential_config as _sequential
 
 # ------------------------------------------------------------------ reference implementations
 
@@ -203,15 +203,6 @@ def ref_average_precision(detections, ground_truths, iou_threshold=0.5, points=N
 
 
 # ------------------------------------------------------------------ the dense classifier and its conv twin
-def _layer(cls: str, **config) -> dict:
-    return {"module": "keras.layers", "class_name": cls, "config": config, "registered_name": None}
-
-
-def _sequential(name: str, input_shape, layers: list[dict]) -> str:
-    return json.dumps({"module": "keras", "class_name": "Sequential", "registered_name": None, "config": {
-        "name": name, "layers": [_layer("InputLayer", batch_shape=[None, *input_shape], name="image")] + layers}})
-
-
 def dense_classifier_config(f: int, h: int, k: int) -> str:
     """The lecture's window classifier on 10x10x3 crops, as Keras JSON."""
     return _sequential("dense_classifier", (10, 10, 3), [

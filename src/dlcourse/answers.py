@@ -276,6 +276,32 @@ class _Call:
     kwargs: dict = field(default_factory=dict)
     repeat: int = 0  # > 0: call that many times and record the list of results
     name: str = ""  # objects built for the arguments are kept under this name for later calls
+    gradient: bool = False  # also record d sum(value) / d argument for the float-array arguments
+
+
+def _call_with_gradients(function, args: list, kwargs: dict) -> tuple[Any, dict]:
+    """``function(*args, **kwargs)`` with every float NumPy argument passed as a TensorFlow tensor
+    and watched by a gradient tape; returns the value and, per such argument, the gradient of
+    the sum of the value (None where no gradient reaches it: a NumPy step breaks the chain)."""
+    import numpy as np
+    import tensorflow as tf
+
+    watched = {i: tf.constant(a) for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"}
+    args = [watched.get(i, a) for i, a in enumerate(args)]
+    with tf.GradientTape(persistent=True) as tape:
+        for tensor in watched.values():
+            tape.watch(tensor)
+        value = function(*args, **kwargs)
+        try:
+            total = tf.reduce_sum(tf.cast(value, tf.float64))
+        except (TypeError, ValueError):
+            total = None
+    gradients = {}
+    for i, tensor in watched.items():
+        grad = tape.gradient(total, tensor) if total is not None else None
+        gradients[str(i)] = None if grad is None else encode(np.asarray(grad))
+    del tape
+    return value, gradients
 
 
 def _run_call(spec: dict, functions: dict, made: dict) -> dict:
@@ -291,7 +317,9 @@ def _run_call(spec: dict, functions: dict, made: dict) -> dict:
             for i, arg in enumerate(args):
                 made[f"{call.name}.{i}"] = arg
         function = functions[call.fn]
-        if call.repeat:
+        if call.gradient:
+            value, record["gradients"] = _call_with_gradients(function, args, kwargs)
+        elif call.repeat:
             value = [function(*args, **kwargs) for _ in range(call.repeat)]
         else:
             value = function(*args, **kwargs)

@@ -87,7 +87,7 @@ class TextCorpus:
 MNIST = DatasetInfo(
     name="mnist",
     title="MNIST handwritten digits (28x28 grayscale, 10 classes)",
-    used_in="L1, L3, L4b, a00, a01, a03",
+    used_in="L1, L3, L4b, a00, a01, a03, a04b",
     full=Source(
         description="Keras copy of MNIST: 60,000 train / 10,000 test",
         licence="CC BY-SA 3.0 (Y. LeCun, C. Cortes, C. Burges)",

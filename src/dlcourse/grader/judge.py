@@ -63,6 +63,18 @@ def make_application(name: str, **kwargs) -> dict:
     return {"__make_application__": {"name": name, "kwargs": kwargs}}
 
 
+def layer_spec(cls: str, **config) -> dict:
+    """One built-in layer as it appears in a model's Keras JSON: ``layer_spec("Dense", units=8)``."""
+    return {"module": "keras.layers", "class_name": cls, "config": config, "registered_name": None}
+
+
+def sequential_config(name: str, input_shape, layers: list[dict]) -> str:
+    """The Keras JSON of ``keras.Sequential([keras.Input(input_shape), *layers])``, written by hand so
+    that a judge needs no Keras to describe the models it sends (see :func:`make_model`)."""
+    return json.dumps({"module": "keras", "class_name": "Sequential", "registered_name": None, "config": {
+        "name": name, "layers": [layer_spec("InputLayer", batch_shape=[None, *input_shape], name="image")] + layers}})
+
+
 def same(name: str) -> dict:
     """The object an earlier call of the same cell built (``call(..., name=...)``): ``same("adam.1")``
     is the second argument of the call named ``adam``."""
@@ -76,19 +88,27 @@ def _arg(value):
     return A.encode(value)
 
 
-def call(fn: str, *args, repeat: int = 0, name: str = "", **kwargs) -> dict:
-    """One call the kernel makes: ``fn(*args, **kwargs)`` (``repeat`` times when > 0)."""
-    return {"fn": fn, "args": [_arg(a) for a in args], "kwargs": {k: _arg(v) for k, v in kwargs.items()},
+def call(fn: str, *args, repeat: int = 0, name: str = "", gradient: bool = False, **kwargs) -> dict:
+    """One call the kernel makes: ``fn(*args, **kwargs)`` (``repeat`` times when > 0). With
+    ``gradient``, float-array arguments go in as TensorFlow tensors and the kernel also records
+    the gradient of the sum of the result with respect to each (``Outcome.gradients``)."""
+    spec = {"fn": fn, "args": [_arg(a) for a in args], "kwargs": {k: _arg(v) for k, v in kwargs.items()},
             "repeat": repeat, "name": name}
+    if gradient:
+        spec["gradient"] = True
+    return spec
 
 
 @dataclass
 class Outcome:
-    """What one call produced: the returned value (decoded) and, for Keras-model arguments,
-    their weights after the call (``after[i]`` for argument ``i``)."""
+    """What one call produced: the returned value (decoded), for Keras-model arguments their
+    weights after the call (``after[i]`` for argument ``i``), and for a ``call(..., gradient=True)``
+    the gradient of the sum of the value with respect to each float-array argument
+    (``gradients[i]``, None where no gradient reached it)."""
 
     value: Any
     after: dict[int, list] = field(default_factory=dict)
+    gradients: dict[int, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -203,6 +223,9 @@ def canonical_config(config: str) -> str:
     return json.dumps(rename(tree), sort_keys=True)
 
 
+MODEL_FIELDS = ("config", "encoder", "decoder")  # request fields that carry a model's JSON
+
+
 class Context:
     """What a judge function may use: the grading budget and the model worker. One context
     judges one notebook, so its cache of the worker's replies never mixes two students."""
@@ -234,13 +257,14 @@ class Context:
         threading.Thread(target=run, daemon=True, name=f"{self.aid}-modellab-warm-up").start()
 
     def ask(self, label: str, op: str, **fields) -> dict:
-        """The model worker's answer (``op``: "inspect" or "fit") about a submitted architecture
-        (``fields["config"]``), or an AssertionError naming ``label`` and saying why there is none.
-        Requests that differ only in layer names share one reply."""
+        """The model worker's answer (``op``: "inspect", "fit", "localize" or "vae") about submitted
+        architectures (the fields named in MODEL_FIELDS, e.g. ``config``), or an AssertionError
+        naming ``label`` and saying why there is none. Requests that differ only in layer names
+        share one reply."""
         try:
-            key = json.dumps([op, canonical_config(fields["config"]),
-                              {k: v for k, v in fields.items() if k != "config"}], sort_keys=True)
-        except (TypeError, ValueError, KeyError):
+            key = json.dumps([op, {k: canonical_config(v) if k in MODEL_FIELDS else v for k, v in fields.items()}],
+                             sort_keys=True)
+        except (TypeError, ValueError, KeyError, AttributeError):
             key = None  # not JSON: the worker refuses it with its own message
         reply = self.replies.get(key) if key else None
         if reply is None:
@@ -320,6 +344,7 @@ def judge_cell(cell, gid: str, cases: list[Case]) -> tuple[list[str], list[str]]
         try:
             value = A.decode(record.get("value"))
             after = {int(k): [A.decode(w) for w in ws] for k, ws in (record.get("after") or {}).items()}
+            gradients = {int(k): None if g is None else A.decode(g) for k, g in (record.get("gradients") or {}).items()}
         except Exception as error:  # noqa: BLE001 - malformed data is a failed answer
             failed.append(f"{case.name}: the recorded answer could not be read ({error})")
             continue
@@ -330,7 +355,7 @@ def judge_cell(cell, gid: str, cases: list[Case]) -> tuple[list[str], list[str]]
             failed.append(f"{case.name}: expected a result of ordinary size, got a {value.type_name} of shape {value.shape}")
             continue
         try:
-            _run(case.check, Outcome(value, after), case.name)
+            _run(case.check, Outcome(value, after, gradients), case.name)
             passed.append(case.name)
         except AssertionError as error:
             failed.append(str(error) or f"{case.name}: wrong answer")
