@@ -26,7 +26,8 @@ mistake fails.
   ``pca`` cannot cost this cell), k = 1, 2 and d.
 * ``test_sample_latent`` (2): 40,000 draws per dimension from four (mu, sigma) pairs with sigma
   from 0.5 to 2 (mean within 5 standard errors of mu, standard deviation within 5 standard
-  errors of sigma), and a call with float32 tensors under a gradient tape: d sum(z)/d mu = 1 and
+  errors of sigma, correlations between dimensions within 5/sqrt(N) of 0: one eps per example
+  shared by all dimensions is wrong), and a call with float32 tensors under a gradient tape: d sum(z)/d mu = 1 and
   d sum(z)/d log sigma^2 = (z - mu)/2 (computed from the returned z), no gradient missing.
 * ``test_kl`` (2): the hand oracles and random batches (d = 1, 3, 10), per example, to 1e-5.
 * ``test_vae_loss`` (2): random images of shapes (4, 28, 28, 1), (3, 5, 7, 1) and (1, 28, 28, 1),
@@ -258,6 +259,7 @@ def test_pca_reconstruct(ctx):
 N_DRAWS = 40_000
 DRAW_MU = np.array([1.0, -2.0, 0.0, 0.5], np.float32)
 DRAW_SIGMA = np.array([0.5, 2.0, 1.5, 0.8], np.float32)
+MU_TEXT, SIGMA_TEXT = [round(float(v), 3) for v in DRAW_MU], [round(float(v), 3) for v in DRAW_SIGMA]
 
 
 def _draw_statistics(out, label):
@@ -269,11 +271,16 @@ def _draw_statistics(out, label):
     mean, std = z.mean(axis=0), z.std(axis=0)
     se_mean, se_std = DRAW_SIGMA / np.sqrt(N_DRAWS), DRAW_SIGMA / np.sqrt(2 * N_DRAWS)
     if np.any(np.abs(mean - DRAW_MU) > 5 * se_mean):
-        raise AssertionError(f"{label}: expected the draws' mean to be mu = {DRAW_MU.tolist()} (within 5 standard errors), "
+        raise AssertionError(f"{label}: expected the draws' mean to be mu = {MU_TEXT} (within 5 standard errors), "
                              f"got {np.round(mean, 3).tolist()}")
     if np.any(np.abs(std - DRAW_SIGMA) > 5 * se_std):
         raise AssertionError(f"{label}: expected the draws' standard deviation to be sigma = exp(log_var / 2) = "
-                             f"{DRAW_SIGMA.tolist()} (within 5 standard errors), got {np.round(std, 3).tolist()}")
+                             f"{SIGMA_TEXT} (within 5 standard errors), got {np.round(std, 3).tolist()}")
+    # independent noise per dimension: each correlation between two dimensions is 0 up to about 1/sqrt(N)
+    corr = np.corrcoef(z, rowvar=False)[np.triu_indices(len(DRAW_MU), 1)]
+    if np.max(np.abs(corr)) > 5 / np.sqrt(N_DRAWS):
+        raise AssertionError(f"{label}: expected independent noise in every latent dimension (eps of shape (n, d), "
+                             f"correlations near 0), got correlations up to {np.max(np.abs(corr)):.3f} between dimensions")
 
 
 def _gradients(mu):
@@ -299,7 +306,7 @@ def test_sample_latent(ctx):
     small_mu = rng.normal(0, 1, (6, 3)).astype(np.float32)
     small_lv = rng.uniform(-2, 1.5, (6, 3)).astype(np.float32)
     return [
-        Case(f"sample_latent({N_DRAWS:,} rows of mu = {DRAW_MU.tolist()}, sigma = {DRAW_SIGMA.tolist()}, seed=7)",
+        Case(f"sample_latent({N_DRAWS:,} rows of mu = {MU_TEXT}, sigma = {SIGMA_TEXT}, seed=7)",
              call("sample_latent", mu, log_var, 7), _draw_statistics),
         Case("sample_latent(6 x 3 tensors, seed=11) under a gradient tape",
              call("sample_latent", small_mu, small_lv, 11, gradient=True), _gradients(small_mu.astype(np.float64))),
