@@ -162,7 +162,7 @@ SENTIMENT_LARGE = DatasetInfo(
     name="sentiment_large",
     title="Labelled sentiment texts with a large offline sample: airline tweets offline, IMDB "
     "reviews in full mode (negative=0, positive=1)",
-    used_in="L5, L5.2, L5.3",
+    used_in="L5, L5.2, L5.3, L7",
     full=SENTIMENT.full,
     offline=Source(
         description="4,000 human-labelled airline tweets (CrowdFlower's Twitter US Airline "
